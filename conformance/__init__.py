@@ -1,0 +1,1 @@
+"""The conformance suite: certify any implementation of the Crosmos usage endpoint."""

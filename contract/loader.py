@@ -1,0 +1,93 @@
+"""Load an OpenAPI 3.x document with prance: refs resolved, validated, errors in one line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_PACKAGED = Path(__file__).with_name("openapi.json")  # present in an installed wheel
+_REPO_ROOT = Path(__file__).resolve().parents[1] / "openapi.json"  # a source checkout
+
+
+class ContractError(Exception):
+    """A contract that cannot be used; ``str()`` is one line naming the file and the problem."""
+
+
+@dataclass(frozen=True)
+class LoadedContract:
+    path: Path
+    raw: dict[str, Any]  # as written (refs intact), for tools that resolve refs themselves
+    resolved: dict[str, Any]  # every $ref resolved
+    sha256: str
+
+    @property
+    def title(self) -> str:
+        return str(self.raw.get("info", {}).get("title", "untitled"))
+
+
+def default_contract_path() -> Path:
+    """The embedded contract: the packaged copy in a wheel, the repo's openapi.json in a checkout."""
+    return _PACKAGED if _PACKAGED.exists() else _REPO_ROOT
+
+
+def load_contract(path: str | Path | None = None) -> LoadedContract:
+    """Parse, validate and resolve ``path`` (default: the embedded contract).
+
+    Raises ContractError with a single readable line; never lets a parser traceback through.
+    """
+    file = Path(path) if path is not None else default_contract_path()
+    try:
+        text = file.read_bytes()
+    except FileNotFoundError:
+        raise ContractError(f"{file}: no such file") from None
+    except IsADirectoryError:
+        raise ContractError(f"{file}: is a directory, not an OpenAPI document") from None
+    except OSError as exc:
+        raise ContractError(f"{file}: cannot read ({exc.strerror or exc})") from None
+    raw = _parse(file, text)
+    if not isinstance(raw, dict) or "openapi" not in raw:
+        raise ContractError(f"{file}: not an OpenAPI 3.x document (no 'openapi' field)")
+    if not str(raw["openapi"]).startswith("3."):
+        raise ContractError(f"{file}: OpenAPI version {raw['openapi']!r} is not supported (3.x only)")
+    resolved = _resolve(file)
+    return LoadedContract(file.resolve(), raw, resolved, hashlib.sha256(text).hexdigest())
+
+
+def _parse(file: Path, text: bytes) -> Any:
+    try:
+        if file.suffix.lower() == ".json":
+            return json.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ContractError(f"{file}: not valid JSON ({_one_line(exc)})") from None
+    except Exception as exc:  # yaml.YAMLError and friends
+        raise ContractError(f"{file}: not valid YAML ({_one_line(exc)})") from None
+
+
+def _resolve(file: Path) -> dict[str, Any]:
+    import prance
+
+    try:
+        parser = prance.ResolvingParser(
+            str(file.resolve()), backend="openapi-spec-validator", strict=False, lazy=True
+        )
+        parser.parse()
+    except Exception as exc:  # prance raises ValidationError, ResolutionError and plain errors
+        raise ContractError(f"{file}: invalid OpenAPI document: {_one_line(exc)}") from None
+    spec = parser.specification
+    if not isinstance(spec, dict):
+        raise ContractError(f"{file}: the document did not resolve to an object")
+    return spec
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."

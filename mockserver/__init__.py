@@ -1,0 +1,1 @@
+"""The contract-driven mock server for the Crosmos usage endpoint."""
