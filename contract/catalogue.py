@@ -7,10 +7,10 @@ MUST rules fail certification at level ``core``; SHOULD rules fail level ``full`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     MUST = "MUST"
     SHOULD = "SHOULD"
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeGuard
 
 UNLIMITED = -1
 METRIC_NAMES: tuple[str, ...] = ("tokens", "queries", "spaces")
@@ -36,7 +36,7 @@ class Violation:
 
 # --- small helpers ---------------------------------------------------------------------------
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """True for a JSON integer (a bool is not one, though Python says it is)."""
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -1,0 +1,101 @@
+"""Index an OpenAPI document's operations once, at start: no spec walks per request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+USAGE_PATH = "/api/v1/usage"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str  # upper case
+    path: str  # the template as the document writes it
+    spec: Mapping[str, Any]
+    parameters: tuple[Mapping[str, Any], ...]
+    requires_auth: bool
+
+    @property
+    def is_usage(self) -> bool:
+        return self.method == "GET" and self.path == USAGE_PATH
+
+    @property
+    def cacheable_validation(self) -> bool:
+        """Validation depends only on method, path, query and the auth header."""
+        return "requestBody" not in self.spec and all(p.get("in") in ("query", "path") for p in self.parameters)
+
+    def success_status(self) -> str:
+        statuses = sorted(str(s) for s in self.spec.get("responses", {}))
+        return next((s for s in statuses if s.startswith("2")), statuses[0] if statuses else "200")
+
+    def response(self, status: str) -> Mapping[str, Any]:
+        responses: Mapping[str, Any] = self.spec.get("responses", {})
+        return responses.get(status) or responses.get(f"{status[0]}XX") or responses.get("default") or {}
+
+
+@dataclass(frozen=True)
+class Match:
+    operation: Operation | None
+    path_params: Mapping[str, str]
+    allowed: frozenset[str]  # for a 405: the methods the path does serve
+
+
+class OperationIndex:
+    def __init__(self, resolved: Mapping[str, Any]) -> None:
+        self.operations: list[Operation] = []
+        self._by_endpoint: dict[str, dict[str, Operation]] = {}
+        rules = []
+        global_security = resolved.get("security") or []
+        for index, (path, item) in enumerate(sorted(resolved.get("paths", {}).items())):
+            shared = tuple(item.get("parameters", []))
+            endpoint = f"op{index}"
+            methods: dict[str, Operation] = {}
+            for method in HTTP_METHODS:
+                spec = item.get(method)
+                if not isinstance(spec, Mapping):
+                    continue
+                names = {(p.get("in"), p.get("name")) for p in spec.get("parameters", [])}
+                params = tuple(spec.get("parameters", [])) + tuple(
+                    p for p in shared if (p.get("in"), p.get("name")) not in names)
+                security = spec.get("security", global_security)
+                requires_auth = any(bool(requirement) for requirement in security)
+                operation = Operation(method.upper(), path, spec, params, requires_auth)
+                methods[method.upper()] = operation
+                self.operations.append(operation)
+            if methods:
+                self._by_endpoint[endpoint] = methods
+                rules.append(Rule(_werkzeug_path(path), endpoint=endpoint, methods=list(methods)))
+        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+        self._adapter = self._map.bind("mock.local")
+
+    def match(self, method: str, path: str) -> Match:
+        try:
+            endpoint, args = self._adapter.match(path, method=method)
+        except MethodNotAllowed as exc:
+            documented = {op.method for op in self.operations}  # not werkzeug's implicit HEAD
+            return Match(None, {}, frozenset(m for m in exc.valid_methods or () if m in documented))
+        except NotFound:
+            return Match(None, {}, frozenset())
+        served = self._by_endpoint[str(endpoint)]
+        if method not in served:  # werkzeug lets HEAD through for GET; the reference does not
+            return Match(None, {}, frozenset(served))
+        return Match(served[method], {k: str(v) for k, v in args.items()}, frozenset())
+
+    def find(self, method: str, path: str) -> Operation | None:
+        return next((op for op in self.operations if op.method == method and op.path == path), None)
+
+
+def _werkzeug_path(template: str) -> str:
+    out, rest = [], template
+    while "{" in rest:
+        head, _, tail = rest.partition("{")
+        name, _, rest = tail.partition("}")
+        out.append(head + f"<string:{name}>")
+    out.append(rest)
+    return "".join(out)

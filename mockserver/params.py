@@ -1,0 +1,57 @@
+"""Parse request parameters the way the FastAPI reference does (pydantic's lax mode).
+
+openapi-core decides *whether* a request breaks the contract; the reference decides what the
+client then sees. Pydantic is what FastAPI uses, so the mock borrows it for the exact error
+``type``/``msg``/``ctx`` and for the lax forms production accepts (``2026-11-01T00:00:00``,
+a Unix timestamp at midnight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+
+@cache
+def _adapter(kind: str) -> TypeAdapter[Any]:
+    types: dict[str, Any] = {"date": date, "date-time": datetime, "integer": int, "number": float,
+                             "boolean": bool, "string": str}
+    return TypeAdapter(types.get(kind, str))
+
+
+def schema_kind(schema: Mapping[str, Any]) -> str:
+    """The one scalar kind a parameter schema asks for (``anyOf [X, null]`` counts as X)."""
+    for option in schema.get("anyOf", schema.get("oneOf", [])):
+        if isinstance(option, Mapping) and option.get("type") != "null":
+            return schema_kind(option)
+    kind = schema.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "string" and schema.get("format") in ("date", "date-time"):
+        return str(schema["format"])
+    return str(kind)
+
+
+def parse_value(kind: str, raw: str, loc: tuple[str, str]) -> tuple[Any, list[dict[str, Any]]]:
+    """(value, []) when the reference accepts ``raw``; (None, [FastAPI error detail]) otherwise."""
+    try:
+        return _adapter(kind).validate_python(raw), []
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors(include_url=False):
+            detail: dict[str, Any] = {"type": error["type"], "loc": list(loc), "msg": error["msg"],
+                                      "input": error["input"]}
+            if "ctx" in error:
+                detail["ctx"] = {key: str(value) for key, value in error["ctx"].items()}
+            errors.append(detail)
+        return None, errors
+
+
+def value_error(loc: tuple[str, str], raw: str, message: str) -> dict[str, Any]:
+    """A ``value_error`` detail, as a pydantic validator raising ValueError produces."""
+    return {"type": "value_error", "loc": list(loc), "msg": f"Value error, {message}", "input": raw,
+            "ctx": {"error": message}}
