@@ -93,15 +93,16 @@ def dispatch(path: str) -> Response:
         return replies.method_not_allowed(match.allowed) if match.allowed else replies.not_found()
     operation = match.operation
     verdict = mock.validator.check_request(request, operation)
-    if operation.requires_auth:
+    credential = Credential(AuthOutcome.OK, "anonymous")
+    if verdict.security_failed:
+        return replies.not_authenticated()
+    if operation.bearer_auth:
         credential = authenticate(request.headers.get("Authorization"))
         g.credential = credential
-        if verdict.security_failed or credential.outcome is AuthOutcome.NOT_AUTHENTICATED:
+        if credential.outcome is AuthOutcome.NOT_AUTHENTICATED:
             return replies.not_authenticated()
         if credential.outcome is AuthOutcome.INVALID_TOKEN:
             return replies.invalid_credentials()
-    else:
-        credential = Credential(AuthOutcome.OK, "anonymous")
     if verdict.errors:
         return replies.validation_error(verdict.errors)
     if operation.is_usage:

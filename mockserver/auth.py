@@ -90,6 +90,21 @@ def _digest(token: str) -> str:
     return "key:" + hashlib.blake2b(token.encode(), digest_size=12).hexdigest()
 
 
-def redact(text: str, token: str | None) -> str:
-    """``text`` with ``token`` replaced, for anything that may reach a log or a journal."""
-    return text.replace(token, "[REDACTED]") if token else text
+_SECRET_SHAPES = re.compile(
+    r"csk_[A-Za-z0-9_-]+"  # API keys
+    r"|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"  # JWTs
+    r"|(?<=[?&])((?:access_)?token|api_?key|key|secret|password|auth(?:orization)?)=[^&\s]*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str, token: str | None = None) -> str:
+    """``text`` without ``token`` or anything shaped like a credential, for logs and journals."""
+    if token:
+        text = text.replace(token, "[REDACTED]")
+    return _SECRET_SHAPES.sub(_mask, text)
+
+
+def _mask(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return f"{name}=[REDACTED]" if name else "[REDACTED]"

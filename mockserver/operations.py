@@ -20,6 +20,8 @@ class Operation:
     spec: Mapping[str, Any]
     parameters: tuple[Mapping[str, Any], ...]
     requires_auth: bool
+    bearer_auth: bool  # judged like the reference's HTTPBearer (else openapi-core's verdict alone)
+    auth_in_authorization: bool  # every scheme reads only the Authorization header
 
     @property
     def is_usage(self) -> bool:
@@ -28,7 +30,8 @@ class Operation:
     @property
     def cacheable_validation(self) -> bool:
         """Validation depends only on method, path, query and the auth header."""
-        return "requestBody" not in self.spec and all(p.get("in") in ("query", "path") for p in self.parameters)
+        return (self.auth_in_authorization and "requestBody" not in self.spec
+                and all(p.get("in") in ("query", "path") for p in self.parameters))
 
     def success_status(self) -> str:
         statuses = sorted(str(s) for s in self.spec.get("responses", {}))
@@ -52,6 +55,7 @@ class OperationIndex:
         self._by_endpoint: dict[str, dict[str, Operation]] = {}
         rules = []
         global_security = resolved.get("security") or []
+        schemes = (resolved.get("components") or {}).get("securitySchemes") or {}
         for index, (path, item) in enumerate(sorted(resolved.get("paths", {}).items())):
             shared = tuple(item.get("parameters", []))
             endpoint = f"op{index}"
@@ -65,7 +69,10 @@ class OperationIndex:
                     p for p in shared if (p.get("in"), p.get("name")) not in names)
                 security = spec.get("security", global_security)
                 requires_auth = any(bool(requirement) for requirement in security)
-                operation = Operation(method.upper(), path, spec, params, requires_auth)
+                used = [schemes.get(name) or {} for requirement in security for name in requirement]
+                bearer = any(s.get("type") == "http" and str(s.get("scheme", "")).lower() == "bearer" for s in used)
+                in_header = all(s.get("type") in ("http", "oauth2", "openIdConnect") for s in used)
+                operation = Operation(method.upper(), path, spec, params, requires_auth, bearer, in_header)
                 methods[method.upper()] = operation
                 self.operations.append(operation)
             if methods:

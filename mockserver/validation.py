@@ -112,9 +112,17 @@ class ContractValidator:
                                                  ("query", name))
             details.extend(problems)
             values[name] = value
+        phrased = {tuple(d["loc"]) for d in details}
         for error in errors:
             if isinstance(error, ParameterValidationError) and error.location == "query":
-                continue  # phrased above, the way the reference phrases it (lax forms accepted)
+                loc = ("query", error.name)
+                kind = params.schema_kind(_schema_of(operation, error.name))
+                if loc in phrased or (kind in ("date", "date-time") and error.name in values):
+                    continue  # phrased above as the reference does, or a lax date the reference takes
+                raw = request.args.getlist(error.name)
+                details.append({"type": "value_error", "loc": list(loc), "msg": _one_line(error),
+                                "input": raw[-1] if raw else None})
+                continue
             if isinstance(error, MissingRequiredParameter):
                 details.append({"type": "missing", "loc": [error.location, error.name],
                                 "msg": "Field required", "input": None})
@@ -140,6 +148,11 @@ class ContractValidator:
     def clear(self) -> None:
         self._requests.clear()
         self._bodies.clear()
+
+
+def _schema_of(operation: Operation, name: str) -> Mapping[str, Any]:
+    found = next((p.get("schema") for p in operation.parameters if p.get("name") == name), None)
+    return found if isinstance(found, Mapping) else {}
 
 
 def _one_line(error: BaseException) -> str:

@@ -1,0 +1,32 @@
+# Every target creates the virtual environment it needs; only python3 (3.11+) is required.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: mock certify test lint fuzz bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+mock: $(STAMP)            ## serve the mock on http://127.0.0.1:4010 (embedded contract)
+	$(BIN)/crosmos-mock $(ARGS)
+
+certify: $(STAMP)         ## certify a server (default: the embedded mock)
+	$(BIN)/crosmos-conformance run $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint                ## lint, type-check and run the default test suite
+	$(BIN)/pytest -q $(ARGS)
+
+fuzz: $(STAMP)            ## long fuzzing and soak runs (opt-in, minutes)
+	$(BIN)/pytest -q -m slow $(ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info test-output reports
