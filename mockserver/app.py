@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 
 from contract import LoadedContract, load_contract, rules
 from mockserver import generator, replies
@@ -73,6 +74,7 @@ def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
     app.add_url_rule("/", "dispatch", dispatch, defaults={"path": ""}, methods=ALL_METHODS,
                      provide_automatic_options=False)
     app.add_url_rule("/<path:path>", "dispatch", dispatch, methods=ALL_METHODS, provide_automatic_options=False)
+    app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)
     app.before_request(_start_timer)
     app.after_request(_log_request)
@@ -185,6 +187,13 @@ def _first_valid_body(mock: MockState, operation: Operation, response_spec: Mapp
     if problems:
         raise SelfCheckError("; ".join(problems))
     return body
+
+
+def _http_error(error: HTTPException) -> Response:
+    """Errors werkzeug raises before dispatch (an unknown method, a body it cannot read): JSON too."""
+    if error.code == 405:
+        return replies.method_not_allowed(state().index.match(request.method, request.path).allowed)
+    return replies.json_reply({"detail": error.name}, error.code or 400)
 
 
 def _internal_error(error: Exception) -> Response:

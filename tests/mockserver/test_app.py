@@ -96,6 +96,9 @@ def test_other_methods_get_405_with_allow_and_unknown_paths_404_json(app: Flask)
         response = getattr(client, method)("/api/v1/usage", headers=AUTH)
         assert response.status_code == 405, method
         assert response.headers["Allow"] == "GET"
+    unknown = client.open("/api/v1/usage", method="FOO", headers=AUTH)
+    assert unknown.status_code == 405 and unknown.headers["Allow"] == "GET"
+    assert unknown.get_json() == {"detail": "Method Not Allowed"}
     missing = client.get("/api/v2/usage", headers=AUTH)
     assert missing.status_code == 404 and missing.get_json() == {"detail": "Not Found"}
 
