@@ -1,0 +1,114 @@
+"""The HTTP side of the suite: bounded requests, for probes and for schemathesis alike.
+
+A server under test may answer slowly or endlessly; every read here has a timeout and every body
+a size cap, so a hostile or broken server costs a finding, never a hung CI job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+
+from conformance.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, utc_now
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_CAPPED = "_crosmos_body_capped"
+
+
+class ConnectionProblem(Exception):
+    """The server cannot be reached at all: a usage error (exit 2), not a conformance finding."""
+
+
+def cap_body_hook(limit: int) -> Any:
+    """A requests response hook that reads at most ``limit`` + 1 bytes of the body.
+
+    requests reads a streamed body lazily; reading it here, bounded, means whatever comes later
+    (schemathesis included) sees the capped bytes. One byte over the limit marks truncation.
+    """
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        if getattr(response, "_content_consumed", False) or getattr(response, _CAPPED, False):
+            return response
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+        finally:
+            response.close()
+        body = b"".join(chunks)
+        response._content = body[: limit + 1]
+        setattr(response, "_content_consumed", True)  # noqa: B010 (private to requests)
+        setattr(response, _CAPPED, size > limit)
+        return response
+
+    return hook
+
+
+def was_truncated(response: requests.Response, limit: int) -> bool:
+    return bool(getattr(response, _CAPPED, False)) or len(response.content or b"") > limit
+
+
+class HttpClient:
+    """Sends one request at a time and returns an :class:`Exchange` (or raises ConnectionProblem)."""
+
+    def __init__(self, base_url: str, *, timeout: float, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
+        self._session = requests.Session()
+        self._session.hooks["response"].append(cap_body_hook(max_body_bytes))
+        self._session.trust_env = False  # a CI's proxy variables must not reroute a local server
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, path: str, *, params: Sequence[tuple[str, str]] = (), headers: dict[str, str] | None = None,
+             method: str = "GET", origin: str, fatal: bool = False) -> Exchange:
+        """Send and record. A transport error is an Exchange without response, unless ``fatal``."""
+        request = requests.Request(method, self.base_url + path, params=list(params), headers=headers or {})
+        prepared = self._session.prepare_request(request)
+        # Only the headers we chose: requests' defaults (Accept-Encoding, User-Agent) stay off the record.
+        sent = SentRequest(method, prepared.url or "", headers_from(headers or {}))
+        started = utc_now()
+        try:
+            response = self._session.send(prepared, timeout=self.timeout, stream=True, allow_redirects=False)
+        except requests.RequestException as exc:
+            if fatal:
+                raise ConnectionProblem(f"cannot reach {self.base_url}: {_reason(exc)}") from None
+            return Exchange(sent, None, started, utc_now(), origin, error=_reason(exc))
+        finished = utc_now()
+        received = ReceivedResponse(
+            status=response.status_code,
+            headers=headers_from(response.headers),
+            body=response.content or b"",
+            elapsed=(finished - started).total_seconds(),
+            truncated=was_truncated(response, self.max_body_bytes),
+        )
+        return Exchange(sent, received, started, finished, origin)
+
+    def raw(self) -> requests.Session:
+        return self._session
+
+
+def _reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "no reply before the timeout"
+    if isinstance(exc, requests.ConnectionError):
+        text = str(exc)
+        if "Connection refused" in text:
+            return "connection refused"
+        if "RemoteDisconnected" in text or "Connection aborted" in text:
+            return "the server closed the connection without a response"
+        return "connection failed"
+    return type(exc).__name__

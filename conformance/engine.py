@@ -1,0 +1,399 @@
+"""Run the suite against one server: probes, then schemathesis-generated cases, into a SuiteResult.
+
+Nothing here prints or exits. Progress goes to an optional callback; the caller (the CLI, the
+pytest plugin, a test) decides what to show and which exit code a result means.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.transport import Response
+from schemathesis.engine import events, from_schema
+
+from conformance.checks import (
+    BUILTIN_CHECKS,
+    OUR_CHECKS,
+    USAGE_KEYS,
+    ContractViolation,
+    JudgeSettings,
+    RunState,
+    activated,
+    all_checks,
+    builtin_check_id,
+    describe_builtin,
+    state_for,
+)
+from conformance.client import DEFAULT_MAX_BODY_BYTES, ConnectionProblem, HttpClient, cap_body_hook
+from conformance.clock import resolve_timezone, today_candidates
+from conformance.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, redact, utc_now
+from conformance.expectations import AuthReading, read_auth
+from conformance.probes import KEEP_TOKEN, PROBES, Params
+from conformance.result import CertLevel, Finding, Note, ResultBuilder, SuiteResult
+from contract.catalogue import BY_ID
+from contract.loader import LoadedContract, load_contract
+from contract.rules import Violation
+
+log = logging.getLogger(__name__)
+USAGE_PATH = "/api/v1/usage"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much generated data to send. Probes always run in full; only generation scales."""
+
+    name: str
+    max_examples: int  # generated cases per fuzzing batch
+    max_time: int | None  # schemathesis keeps drawing batches until this many seconds; None: one batch
+    budget: float  # seconds for the whole run, probes included
+    coverage: bool = True
+    fuzzing: bool = True
+    description: str = ""
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", max_examples=5, max_time=None, budget=30,
+                     description="every probe, the coverage phase and a handful of fuzzed cases (tests)"),
+    "quick": Profile("quick", max_examples=50, max_time=8, budget=14,
+                     description="every probe, then about 8 s of generated cases (under 15 s locally)"),
+    "standard": Profile("standard", max_examples=100, max_time=45, budget=58,
+                        description="every probe, then about 45 s of generated cases (under 60 s locally)"),
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    base_url: str
+    token: str
+    profile: str = "quick"
+    level: CertLevel = CertLevel.CORE
+    seed: int | None = None
+    timezone: str | None = None
+    timeout: float = 10.0  # per request
+    max_response_time: float = 2.0  # STATUS-008
+    budget: float | None = None  # overrides the profile's
+    contract: Path | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    target: str = "server"
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str  # "probes" or "generated"
+    done: int
+    total: int | None
+    detail: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def kit_version() -> str:
+    try:
+        return version("crosmos-contract-kit")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> SuiteResult:
+    """Certify the server at ``options.base_url``.
+
+    Raises ContractError (bad contract), UnknownTimezone, KeyError (unknown profile) or
+    ConnectionProblem (the server cannot be reached): usage errors, not findings.
+    """
+    profile = PROFILES[options.profile]
+    budget = options.budget if options.budget is not None else profile.budget
+    contract = load_contract(options.contract)
+    zone = resolve_timezone(options.timezone)
+    seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
+    notify = progress or (lambda _: None)
+    settings = JudgeSettings(options.token, zone, options.max_response_time, options.timeout)
+    state = RunState(settings, max_body_bytes=options.max_body_bytes)
+    builder = ResultBuilder()
+    started_at = datetime.now(UTC)
+    clock = time.monotonic()
+    schema = _schema(contract, options, seed)
+    errors: list[str] = []
+    generated = 0
+    stop_reason = "completed"
+    with activated(schema, state), HttpClient(options.base_url, timeout=options.timeout,
+                                              max_body_bytes=options.max_body_bytes) as client:
+        session = _Session(client, schema, state, builder, options.token)
+        session.preflight()
+        for index, probe in enumerate(PROBES):
+            notify(Progress("probes", index, len(PROBES), probe.name))
+            probe.run(session)
+        notify(Progress("probes", len(PROBES), len(PROBES), "done"))
+        remaining = budget - (time.monotonic() - clock)
+        if (profile.coverage or profile.fuzzing) and remaining >= 1:
+            max_time = None if profile.max_time is None else max(1, int(min(profile.max_time, remaining - 1)))
+            generated, stop_reason = _generate(schema, profile, max_time, builder, options.token, errors, notify)
+        else:
+            stop_reason = "budget spent on probes"
+            errors.append(f"No generated cases: the {budget:g} s budget was spent on the probes")
+    builder.exercised_counts(state.evaluated)
+    for violation, exchange in state.notes:
+        builder.add_note(Note(violation.rule_id, redact(violation.message, options.token),
+                              exchange.request.curl(options.token), exchange.origin))
+    return SuiteResult(
+        base_url=options.base_url,
+        profile=profile.name,
+        level=options.level,
+        seed=seed,
+        timezone=options.timezone or "UTC",
+        contract_sha256=contract.sha256,
+        kit_version=kit_version(),
+        schemathesis_version=schemathesis.__version__,
+        started_at=started_at.isoformat(timespec="seconds"),
+        duration_s=round(time.monotonic() - clock, 3),
+        requests=session.sent + generated,
+        checks=builder.checks(),
+        errors=tuple(redact(error, options.token) for error in errors),
+        target=options.target,
+        generated_cases=generated,
+        stop_reason=stop_reason,
+    )
+
+
+# --- probes -------------------------------------------------------------------------------------------
+
+@dataclass
+class _Session:
+    """The ProbeSession the engine gives probes: send, judge through the checks, record."""
+
+    client: HttpClient
+    schema: Any
+    state: RunState
+    builder: ResultBuilder
+    token: str
+    sent: int = 0
+    today: date = field(default_factory=lambda: datetime.now(UTC).date())
+    _bodies: list[tuple[Exchange, Mapping[str, Any]]] = field(default_factory=list)
+
+    def preflight(self) -> None:
+        """The first request: proves the server answers (else ConnectionProblem) and reads its today."""
+        exchange = self.client.send(USAGE_PATH, headers=self._headers(KEEP_TOKEN), origin="probe:preflight",
+                                    fatal=True)
+        self.sent += 1
+        self.today = max(today_candidates(exchange, self.state.settings.zone))
+        self._judge(exchange)
+
+    def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN) -> Exchange:
+        exchange = self.client.send(USAGE_PATH, params=params, headers=self._headers(authorization),
+                                    origin=f"probe:{name}")
+        self.sent += 1
+        self._judge(exchange)
+        return exchange
+
+    def usage_body(self, exchange: Exchange) -> Mapping[str, Any] | None:
+        response = exchange.response
+        if response is None or response.status != 200:
+            return None
+        if read_auth(exchange.request.header("Authorization"), self.token) is not AuthReading.OK:
+            return None
+        body = response.json()
+        return body if isinstance(body, dict) and body.keys() >= USAGE_KEYS else None
+
+    def todays(self, exchange: Exchange) -> tuple[date, ...]:
+        return today_candidates(exchange, self.state.settings.zone)
+
+    def conclude(self, check_id: str, violations: Sequence[Violation], *exchanges: Exchange) -> None:
+        self.builder.exercised([check_id])
+        for violation in violations:
+            earlier = "; ".join(e.request.describe(self.token) for e in exchanges[:-1])
+            detail = f"after {earlier}" if earlier else ""
+            self.builder.add_finding(_finding(violation.rule_id, violation.message, exchanges[-1], self.token,
+                                              detail))
+
+    def all_usage_bodies(self) -> list[tuple[Exchange, Mapping[str, Any]]]:
+        return list(self._bodies)
+
+    def _headers(self, authorization: Any) -> dict[str, str]:
+        if authorization is KEEP_TOKEN:
+            return {"Authorization": f"Bearer {self.token}"}
+        return {} if authorization is None else {"Authorization": str(authorization)}
+
+    def _judge(self, exchange: Exchange) -> None:
+        """Run the same checks generated cases get: schemathesis' kept built-ins, then ours."""
+        body = self.usage_body(exchange)
+        if body is not None:
+            self._bodies.append((exchange, body))
+        if exchange.response is None:
+            verdict = _judge_without_response(exchange, self.state)
+            for violation in verdict:
+                self.builder.add_finding(_finding(violation.rule_id, violation.message, exchange, self.token))
+            return
+        response = _as_schemathesis_response(exchange)
+        operation = self.schema[USAGE_PATH]["GET"]
+        query: dict[str, Any] = {}
+        for key, value in exchange.request.query_pairs:
+            query[key] = value
+        case = operation.Case(query=query, headers=dict(exchange.request.headers))
+        self.state.prime(response, exchange)
+        try:
+            case.validate_response(response, checks=all_checks())
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                self._record_failure(failure, exchange)
+        except Failure as failure:
+            self._record_failure(failure, exchange)
+
+    def _record_failure(self, failure: Failure, exchange: Exchange) -> None:
+        check_id = builtin_check_id(failure, exchange.status)
+        if check_id is None:
+            log.debug("ignoring schemathesis finding %s", failure.title)
+            return
+        message = failure.message if isinstance(failure, ContractViolation) else describe_builtin(
+            failure, check_id, exchange.response)
+        detail = "" if isinstance(failure, ContractViolation) else failure.title
+        self.builder.add_finding(_finding(check_id, message, exchange, self.token, detail))
+
+
+def _judge_without_response(exchange: Exchange, state: RunState) -> list[Violation]:
+    from conformance.checks import judge
+
+    verdict = judge(exchange, state.settings)
+    state.evaluated.update(verdict.evaluated)
+    return verdict.violations
+
+
+def _as_schemathesis_response(exchange: Exchange) -> Response:
+    """The probe's exchange in the shape schemathesis' checks read."""
+    import requests
+
+    assert exchange.response is not None
+    headers: dict[str, list[str]] = {}
+    for key, value in exchange.response.headers:
+        headers.setdefault(key, []).append(value)
+    request = requests.Request(exchange.request.method, exchange.request.url,
+                               headers=dict(exchange.request.headers)).prepare()
+    request.url = exchange.request.url  # exactly what was sent, not re-encoded
+    return Response(status_code=exchange.response.status, headers=headers, content=exchange.response.body,
+                    request=request, elapsed=exchange.response.elapsed, verify=True)
+
+
+def _finding(check_id: str, message: str, exchange: Exchange, token: str, detail: str = "") -> Finding:
+    spec = BY_ID[check_id]
+    received, _, expected = message.partition(" / Expected ")
+    received = received.removeprefix("Received ")
+    return Finding(
+        check_id=check_id,
+        title=spec.title,
+        level=spec.level.value,
+        received=redact(received, token),
+        expected=redact(expected or spec.rule, token),
+        request=exchange.request.describe(token),
+        curl=exchange.request.curl(token),
+        status=exchange.status,
+        origin=exchange.origin,
+        detail=redact(detail, token),
+    )
+
+
+# --- generated cases ---------------------------------------------------------------------------------
+
+def _schema(contract: LoadedContract, options: RunOptions, seed: int) -> Any:
+    profile = PROFILES[options.profile]
+    checks: dict[str, Any] = {"enabled": False}
+    for name in (*BUILTIN_CHECKS, *OUR_CHECKS):
+        checks[name] = {"enabled": True}
+    config: dict[str, Any] = {
+        "seed": seed,
+        "base-url": options.base_url.rstrip("/"),
+        "headers": {"Authorization": f"Bearer {options.token}"},
+        "request-timeout": options.timeout,
+        "workers": 1,
+        "continue-on-failure": True,  # record every finding; no stopping, no shrinking mid-budget
+        "cache": {"enabled": False},  # nothing written to the user's working directory
+        "suppress-health-check": ["all"],
+        "max-redirects": 0,
+        "generation": {"max-examples": profile.max_examples, "database": "none", "no-shrink": True,
+                       "mode": "all"},
+        "phases": {"examples": {"enabled": False}, "stateful": {"enabled": False},
+                   "coverage": {"enabled": profile.coverage}, "fuzzing": {"enabled": profile.fuzzing}},
+        "checks": checks,
+    }
+    schema = schemathesis.openapi.from_dict(contract.raw, config=schemathesis.Config.from_dict(config))
+    return schema
+
+
+def _generate(schema: Any, profile: Profile, max_time: int | None, builder: ResultBuilder, token: str,
+              errors: list[str], notify: ProgressCallback) -> tuple[int, str]:
+    if max_time is not None:
+        schema.config.update(max_time=max_time)
+    sent = 0
+    stop_reason = "completed"
+    notify(Progress("generated", 0, None, f"{profile.name}: coverage and fuzzing"))
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            sent += len(event.recorder.interactions)
+            _collect(event.recorder, builder, token)
+            notify(Progress("generated", sent, None, event.phase.name.lower()))
+        elif isinstance(event, events.NonFatalError):
+            errors.append(f"schemathesis: {event.info.title}: {' '.join(event.info.message.split())}"[:500])
+        elif isinstance(event, events.FatalError):
+            errors.append(f"schemathesis stopped: {event.exception}"[:500])
+        elif isinstance(event, events.EngineFinished):
+            stop_reason = str(event.stop_reason.value)
+    return sent, stop_reason
+
+
+def _collect(recorder: Any, builder: ResultBuilder, token: str) -> None:
+    for case_id, nodes in recorder.checks.items():
+        for node in nodes:
+            info = node.failure_info
+            if info is None:
+                continue
+            failure = info.failure
+            if isinstance(failure, ContractViolation):
+                builder.add_finding(_finding(failure.check_id, failure.message, failure.exchange, token))
+                continue
+            exchange = _exchange_from_interaction(recorder, failure.case_id or case_id)
+            if exchange is None:
+                continue
+            check_id = builtin_check_id(failure, exchange.status)
+            if check_id is None:
+                continue
+            builder.add_finding(_finding(check_id, describe_builtin(failure, check_id, exchange.response),
+                                         exchange, token, failure.title))
+
+
+def _exchange_from_interaction(recorder: Any, case_id: str) -> Exchange | None:
+    interaction = recorder.interactions.get(case_id)
+    if interaction is None:
+        return None
+    request = interaction.request
+    sent = SentRequest(request.method, request.uri, headers_from(request.headers))
+    response = interaction.response
+    received = None
+    if response is not None:
+        received = ReceivedResponse(response.status_code, headers_from(response.headers), response.content or b"",
+                                    response.elapsed)
+    now = utc_now()
+    case = recorder.cases.get(case_id)
+    phase = case.value.meta.phase.name.value if case is not None and case.value.meta is not None else "generated"
+    return Exchange(sent, received, now, now, f"generated:{phase}")
+
+
+@schemathesis.hook("before_call")
+def _cap_response_bodies(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Bound every body schemathesis reads for our runs (a global hook; inert for other schemas)."""
+    state = state_for(case)
+    if state is None:
+        return
+    hooks = kwargs.setdefault("hooks", {})
+    hooks.setdefault("response", []).append(cap_body_hook(state.max_body_bytes))
+
+
+__all__ = ["PROFILES", "ConnectionProblem", "Profile", "Progress", "RunOptions", "kit_version", "run_suite"]
+

@@ -1,0 +1,155 @@
+"""One request and its response, as the checks see them, however it was sent.
+
+Probes send with our own HTTP client and generated cases go through schemathesis; both become an
+:class:`Exchange`, so every rule judges the bytes that actually crossed the wire (the query the
+server parsed, not the values a generator meant to send).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+REDACTED = "[REDACTED]"
+# Headers a client library adds on its own; a reproducer without them is shorter and identical.
+_NOISE_HEADERS = frozenset({
+    "user-agent", "accept-encoding", "connection", "content-length", "x-schemathesis-testcaseid",
+})
+NOT_JSON: Any = object()
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """The request as sent. ``headers`` may hold the token: render it only through :meth:`curl`."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def query_pairs(self) -> list[tuple[str, str]]:
+        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+
+    @property
+    def path_and_query(self) -> str:
+        parts = urlsplit(self.url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def curl(self, secret: str | None = None) -> str:
+        """A one-paste reproducer; the user's credential is replaced by [REDACTED].
+
+        Credentials a probe made up (a garbage token, an unsigned JWT) are shown: they are no
+        secret, and the reproducer needs them. With ``secret`` unknown, every credential is hidden.
+        """
+        parts = ["curl", "-sS", "-i"]
+        if self.method.upper() != "GET":
+            parts += ["-X", self.method.upper()]
+        parts.append(self.url)
+        for key, value in self.headers:
+            if key.lower() in _NOISE_HEADERS or (key.lower() == "accept" and value == "*/*"):
+                continue
+            parts += ["-H", f"{key}: {redact_authorization(key, value, secret)}"]
+        return " ".join(shlex.quote(part) for part in parts)
+
+    def describe(self, secret: str | None = None) -> str:
+        """``GET /api/v1/usage?… (Authorization: Bearer [REDACTED])`` for one-line messages."""
+        auth = self.header("Authorization")
+        shown = ("no Authorization" if auth is None
+                 else f"Authorization: {redact_authorization('Authorization', auth, secret)}")
+        return f"{self.method.upper()} {self.path_and_query} ({shown})"
+
+
+def redact_authorization(name: str, value: str, secret: str | None = None) -> str:
+    """Keep the scheme (it is part of what a probe tests) and hide the user's credential."""
+    if name.lower() != "authorization":
+        return redact(value, secret)
+    if secret is not None and secret not in value:
+        return value
+    scheme, _, credential = value.partition(" ")
+    if not credential.strip():
+        return value if value.strip().lower() in {"bearer", "basic", ""} else REDACTED
+    return f"{scheme} {REDACTED}"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """The last line of defence: the user's token never reaches a report, whatever echoed it."""
+    if not secret:
+        return text
+    return text.replace(secret, REDACTED)
+
+
+@dataclass(frozen=True)
+class ReceivedResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    elapsed: float  # seconds from sending to the full (capped) body
+    truncated: bool = False  # the body was longer than the size cap and was cut
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def json(self) -> Any:
+        """The parsed body, or :data:`NOT_JSON` (a body that is not JSON is a schema finding, not a crash)."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return NOT_JSON
+
+    def excerpt(self, limit: int = 300) -> str:
+        text = self.body.decode("utf-8", errors="replace")
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A request, and what came back: a response, or the transport error that stood in for one."""
+
+    request: SentRequest
+    response: ReceivedResponse | None
+    sent_at: datetime  # our clock, UTC
+    received_at: datetime
+    origin: str  # "probe:<name>" or "generated:<phase>"
+    error: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status if self.response is not None else None
+
+
+def headers_from(items: Iterable[tuple[str, str]] | Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Flatten a header mapping (values may be lists, as schemathesis keeps them) into pairs."""
+    pairs = items.items() if isinstance(items, Mapping) else items
+    flat: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if isinstance(value, list | tuple):
+            flat.extend((str(key), str(item)) for item in value)
+        else:
+            flat.append((str(key), str(value)))
+    return tuple(flat)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def backdate(moment: datetime, seconds: float) -> datetime:
+    return moment - timedelta(seconds=seconds)

@@ -1,0 +1,230 @@
+"""Targeted probes: the requests generated data does not reach, and the rules that need several.
+
+Generators rarely name the default window explicitly, fetch nested windows in a useful order, or
+send a JWT with ``alg: none``. Each probe here asks for exactly that, through a
+:class:`ProbeSession` that sends, judges every response with the per-response checks, and
+records what the probe concludes across responses (CONSIST-001..005).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from conformance.exchange import Exchange
+from contract.rules import (
+    Violation,
+    check_explicit_default,
+    check_stable_between,
+    check_window_independent,
+    check_window_monotonic,
+    first_of_month,
+)
+
+Params = Sequence[tuple[str, str]]
+KEEP_TOKEN: Any = object()  # the default credential: the user's token
+
+
+class ProbeSession(Protocol):
+    """What a probe may do: send a GET, read a usage body, and report cross-response findings."""
+
+    @property
+    def today(self) -> date: ...
+
+    def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN) -> Exchange: ...
+
+    def usage_body(self, exchange: Exchange) -> Mapping[str, Any] | None: ...
+
+    def todays(self, exchange: Exchange) -> tuple[date, ...]: ...
+
+    def conclude(self, check_id: str, violations: Sequence[Violation], *exchanges: Exchange) -> None: ...
+
+    def all_usage_bodies(self) -> list[tuple[Exchange, Mapping[str, Any]]]: ...
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    covers: tuple[str, ...]
+    run: Callable[[ProbeSession], None]
+    why: str
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The dates the probes use, all relative to the server's today."""
+
+    today: date
+
+    @property
+    def month_start(self) -> date:
+        return first_of_month(self.today)
+
+    @property
+    def previous_end(self) -> date:
+        return self.month_start - timedelta(days=1)
+
+    @property
+    def previous_start(self) -> date:
+        return first_of_month(self.previous_end)
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+def defaults(session: ProbeSession) -> None:
+    cal = Calendar(session.today)
+    session.get("defaults:none")
+    session.get("defaults:start-only", [("start_date", _iso(cal.previous_start))])
+    session.get("defaults:end-only", [("end_date", _iso(cal.today))])
+    session.get("defaults:both", [("start_date", _iso(cal.previous_start)), ("end_date", _iso(cal.previous_end))])
+
+
+def inverted_windows(session: ProbeSession) -> None:
+    cal = Calendar(session.today)
+    session.get("inverted:given", [("start_date", _iso(cal.previous_end)), ("end_date", _iso(cal.previous_start))])
+    # Only end_date, before the 1st of this month: the defaulted start lies after it.
+    session.get("inverted:defaulted-start", [("end_date", _iso(cal.previous_end))])
+    # Only start_date, after today: the defaulted end lies before it.
+    session.get("inverted:defaulted-end", [("start_date", _iso(cal.today + timedelta(days=2)))])
+
+
+def _jwt(header: Mapping[str, str], signature: str = "") -> str:
+    def part(data: Mapping[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    return f"{part(header)}.{part({'sub': 'crosmos-conformance-probe', 'org': 'probe'})}.{signature}"
+
+
+CREDENTIAL_PROBES: tuple[tuple[str, str | None], ...] = (
+    ("auth:none", None),
+    ("auth:basic-scheme", "Basic " + base64.b64encode(b"crosmos:probe").decode()),
+    ("auth:bearer-without-token", "Bearer"),
+    ("auth:garbage-token", "Bearer this-is-not-a-token"),
+    ("auth:jwt-alg-none", "Bearer " + _jwt({"alg": "none", "typ": "JWT"})),
+    ("auth:jwt-empty-signature", "Bearer " + _jwt({"alg": "HS256", "typ": "JWT"})),
+)
+
+
+def credentials(session: ProbeSession) -> None:
+    for name, authorization in CREDENTIAL_PROBES:
+        session.get(name, authorization=authorization)
+
+
+def repeated_requests(session: ProbeSession) -> None:
+    cal = Calendar(session.today)
+    window = [("start_date", _iso(cal.previous_start)), ("end_date", _iso(cal.previous_end))]
+    answers = [session.get(f"repeat:{n}", window) for n in (1, 2, 3)]
+    for first, second in itertools.pairwise(answers):
+        before, after = session.usage_body(first), session.usage_body(second)
+        if before is None or after is None:
+            continue
+        found = check_stable_between(before, after)
+        session.conclude("CONSIST-001", [v for v in found if v.rule_id == "CONSIST-001"], first, second)
+        session.conclude("CONSIST-002", [v for v in found if v.rule_id == "CONSIST-002"], first, second)
+
+
+def nested_windows(session: ProbeSession) -> None:
+    """Narrow first, so usage growing between requests cannot hide a shrinking wide window."""
+    cal = Calendar(session.today)
+    windows = [
+        (cal.previous_start + timedelta(days=7), cal.previous_start + timedelta(days=13)),
+        (cal.previous_start, cal.previous_end),
+        (cal.previous_start - timedelta(days=400), cal.today),  # over a year: usage beyond any quota
+    ]
+    answers = [session.get(f"nested:{start}..{end}", [("start_date", _iso(start)), ("end_date", _iso(end))])
+               for start, end in windows]
+    for i, inner in enumerate(answers):
+        for outer in answers[i + 1:]:
+            inner_body, outer_body = session.usage_body(inner), session.usage_body(outer)
+            if inner_body is not None and outer_body is not None:
+                session.conclude("CONSIST-003", check_window_monotonic(inner_body, outer_body), inner, outer)
+
+
+def explicit_default_window(session: ProbeSession) -> None:
+    cal = Calendar(session.today)
+    implicit = session.get("default-window:implicit")
+    explicit = session.get("default-window:explicit",
+                           [("start_date", _iso(cal.month_start)), ("end_date", _iso(cal.today))])
+    if session.todays(implicit) != (cal.today,) or session.todays(explicit) != (cal.today,):
+        return  # midnight passed in between: the default window moved, nothing to compare
+    implicit_body, explicit_body = session.usage_body(implicit), session.usage_body(explicit)
+    if implicit_body is not None and explicit_body is not None:
+        session.conclude("CONSIST-005", check_explicit_default(implicit_body, explicit_body), implicit, explicit)
+
+
+BAD_DATES: tuple[tuple[str, str], ...] = (
+    ("start_date", "not-a-date"),
+    ("start_date", "2026-02-30"),
+    ("end_date", "2026-13-01"),
+    ("end_date", "not-a-date"),
+)
+
+
+def bad_dates(session: ProbeSession) -> None:
+    for name, value in BAD_DATES:
+        session.get(f"bad-date:{name}={value}", [(name, value)])
+
+
+def lax_dates(session: ProbeSession) -> None:
+    cal = Calendar(session.today)
+    session.get("lax-date:datetime", [("start_date", f"{_iso(cal.previous_start)}T00:00:00")])
+    session.get("lax-date:unix-timestamp", [("start_date", "0")])
+
+
+def unknown_parameter(session: ProbeSession) -> None:
+    session.get("unknown-parameter", [("crosmos_unknown_parameter", "1")])
+
+
+def extreme_dates(session: ProbeSession) -> None:
+    cal = Calendar(session.today)
+    session.get("extreme:earliest-start", [("start_date", "0001-01-01")])
+    session.get("extreme:latest-end", [("start_date", _iso(cal.previous_start)), ("end_date", "9999-12-31")])
+    session.get("extreme:both", [("start_date", "0001-01-01"), ("end_date", "9999-12-31")])
+
+
+LONG_QUERY_PADDING = 6000
+
+
+def long_query(session: ProbeSession) -> None:
+    cal = Calendar(session.today)
+    session.get("long-query", [("start_date", _iso(cal.previous_start)), ("end_date", _iso(cal.previous_end)),
+                               ("crosmos_padding", "x" * LONG_QUERY_PADDING)])
+
+
+def limits_across_windows(session: ProbeSession) -> None:
+    """CONSIST-004 over every usage body the probes collected, each against the first."""
+    bodies = session.all_usage_bodies()
+    if len(bodies) < 2:
+        return
+    first_exchange, first = bodies[0]
+    for exchange, body in bodies[1:]:
+        session.conclude("CONSIST-004", check_window_independent(first, body), first_exchange, exchange)
+
+
+PROBES: tuple[Probe, ...] = (
+    Probe("defaults", ("PERIOD-001", "PERIOD-002", "PERIOD-003"), defaults,
+          "the default period with and without each parameter"),
+    Probe("inverted-windows", ("PERIOD-005", "STATUS-005"), inverted_windows,
+          "start after end, given or defaulted"),
+    Probe("credentials", ("AUTH-001", "AUTH-002", "AUTH-003", "AUTH-004"), credentials,
+          "no header, Basic, Bearer without token, garbage, JWT alg none, JWT without signature"),
+    Probe("repeated-requests", ("CONSIST-001", "CONSIST-002"), repeated_requests,
+          "three identical requests moments apart"),
+    Probe("nested-windows", ("CONSIST-003", "METRIC-004", "METRIC-005"), nested_windows,
+          "windows inside windows, narrow first, the widest over a year"),
+    Probe("explicit-default-window", ("CONSIST-005",), explicit_default_window,
+          "the default window named explicitly vs omitted"),
+    Probe("bad-dates", ("STATUS-004", "STATUS-005"), bad_dates, "not-a-date, 2026-02-30, 2026-13-01"),
+    Probe("lax-dates", ("STATUS-004",), lax_dates, "2026-…T00:00:00 and a Unix timestamp (a note if accepted)"),
+    Probe("unknown-parameter", ("STATUS-007",), unknown_parameter, "a query parameter the contract lacks"),
+    Probe("extreme-dates", ("PERIOD-006",), extreme_dates, "0001-01-01 and 9999-12-31"),
+    Probe("long-query", ("STATUS-002", "STATUS-003"), long_query, "a query string of several kilobytes"),
+    Probe("limits-across-windows", ("CONSIST-004",), limits_across_windows,
+          "plan and limits compared over every window fetched"),
+)
