@@ -1,0 +1,1 @@
+"""Test servers: a faithful reference implementation and a zoo of faulty variants."""
