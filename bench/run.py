@@ -1,0 +1,191 @@
+"""Benchmark the mock against Prism 5.16 and a bare WSGI app; time certification and cold start.
+
+    python -m bench.run                 # the full run (about 15 minutes on 2 cores)
+    python -m bench.run --smoke         # 2 s runs, one repeat: checks the script, not the numbers
+    python -m bench.run --suite servers # our app under each candidate WSGI server (the server choice)
+
+Each server is started fresh for every repeat (servers interleave, so a noisy minute hurts all of
+them alike), warmed up, then loaded with wrk (2 threads) at each connection count. Medians of the
+repeats are quoted; everything is written as JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import certify, servers, stats
+from bench.load import LoadResult, ensure_wrk, run_wrk, tree_rss_mb
+from bench.variants import SERVERS as WSGI_SERVERS
+
+RESULTS = servers.ROOT / "bench" / "results"
+DEFAULT_SERVERS = ("mock", "prism", "prism-silent", "prism-dynamic", "hello")
+BASELINES = ("prism", "prism-silent", "prism-dynamic", "hello")
+
+
+def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], duration: float, repeats: int,
+            warmup: float, log_dir: Path) -> dict[str, Any]:
+    """Every spec × connection count × repeat; returns raw runs, medians and idle RSS per server."""
+    wrk = ensure_wrk()
+    raw: dict[str, dict[int, list[dict[str, Any]]]] = {spec.name: {c: [] for c in connections} for spec in specs}
+    idle: dict[str, list[float]] = {spec.name: [] for spec in specs}
+    ready: dict[str, list[float]] = {spec.name: [] for spec in specs}
+    failures: dict[str, list[str]] = {}
+    for repeat in range(repeats):
+        for spec in specs:
+            try:
+                with servers.started(spec, log_dir) as running:
+                    ready[spec.name].append(running.ready_after_s)
+                    time.sleep(0.5)
+                    idle[spec.name].append(tree_rss_mb(running.process.pid))
+                    if warmup > 0:
+                        run_wrk(wrk, running.url, spec.headers, 16, warmup, running.process.pid)
+                    for conns in connections:
+                        result = run_wrk(wrk, running.url, spec.headers, conns, duration, running.process.pid)
+                        raw[spec.name][conns].append(result.as_dict())
+                        _progress(repeat, spec.name, result)
+            except RuntimeError as exc:  # one broken server must not lose the others' numbers
+                print(f"  [{repeat + 1}] {spec.name}: {exc}", flush=True)
+                failures.setdefault(spec.name, []).append(str(exc))
+    medians = {name: {c: stats.summarise(runs) for c, runs in by_conns.items() if runs}
+               for name, by_conns in raw.items() if any(by_conns.values())}
+    return {"runs": raw, "medians": medians, "failures": failures,
+            "idle_rss_mb": {name: _median(values) for name, values in idle.items() if values},
+            "ready_s": {name: _median(values) for name, values in ready.items() if values}}
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _progress(repeat: int, name: str, result: LoadResult) -> None:
+    errors = f" errors={result.non_2xx + result.socket_errors}" if result.non_2xx or result.socket_errors else ""
+    print(f"  [{repeat + 1}] {name:<28} c={result.connections:<3} {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms"
+          f"  p99 {result.p99_ms:7.2f} ms  rss {result.peak_rss_mb:6.1f} MB{errors}", flush=True)
+
+
+def table(medians: dict[str, dict[int, dict[str, float]]], baselines: Iterable[str]) -> str:
+    """Markdown: one row per server × connections, ratios of req/s against each baseline present."""
+    present = [b for b in baselines if b in medians]
+    header = ["server", "conns", "req/s", "p50 ms", "p99 ms", "peak RSS MB", *[f"× {b}" for b in present]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    conns_all = sorted({c for by_conns in medians.values() for c in by_conns})
+    for conns in conns_all:
+        for name, by_conns in medians.items():
+            row = by_conns.get(conns)
+            if row is None:
+                continue
+            cells = [name, str(conns), f"{row['rps']:,.0f}", f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
+                     f"{row['peak_rss_mb']:.0f}"]
+            for base in present:
+                value = stats.ratio(row["rps"], medians[base].get(conns, {}).get("rps"))
+                cells.append("n/a" if value is None else f"{value:.2f}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets_table(targets: Iterable[stats.Target]) -> str:
+    lines = ["| target | wanted | measured | met |", "|---|---|---|---|"]
+    for target in targets:
+        met = {True: "yes", False: "**no**", None: "not measured"}[target.met]
+        lines.append(f"| {target.name} | {target.wanted} | {target.measured} | {met} |")
+    return "\n".join(lines)
+
+
+def environment() -> dict[str, Any]:
+    """What a reader needs to judge the numbers: machine, load, versions, commit."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=servers.ROOT,
+                            check=False).stdout.strip()
+    return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+            "loadavg": os.getloadavg(), "python": platform.python_version(), "platform": platform.platform(),
+            "commit": commit, "prism": servers.PRISM_VERSION}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=("all", "load", "certify", "servers"), default="all",
+                        help="load: servers under wrk; certify: certification and cold start; servers: the mock "
+                             "and the bare app under each candidate WSGI server; all: load then certify")
+    parser.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
+                        help=f"comma-separated, of {', '.join(servers.LOAD_SERVERS)}")
+    parser.add_argument("--wsgi", default=",".join(s for s in WSGI_SERVERS if s != "production"),
+                        help="candidate WSGI servers for --suite servers")
+    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of wrk before measuring (JIT, caches)")
+    parser.add_argument("--cold-starts", type=int, default=5)
+    parser.add_argument("--profiles", default="quick,standard", help="certification profiles to time")
+    parser.add_argument("--smoke", action="store_true", help="2 s runs, 1 repeat, 2 cold starts, quick profile")
+    parser.add_argument("--out", type=Path, default=None, help="JSON file (default: bench/results/<suite>-<time>.json)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.duration, args.repeats, args.warmup, args.cold_starts, args.profiles = 2.0, 1, 1.0, 2, "quick"
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    connections = [int(c) for c in args.connections.split(",")]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or RESULTS / f"{args.suite}-{stamp}.json"
+    log_dir = RESULTS / "logs" / stamp
+    report: dict[str, Any] = {"environment": environment(), "settings": {
+        "suite": args.suite, "connections": connections, "duration_s": args.duration, "repeats": args.repeats,
+        "warmup_s": args.warmup, "wrk_threads": 2, "request": f"GET {servers.USAGE_PATH} with a Bearer token"}}
+    sections: list[str] = []
+
+    if args.suite in ("all", "load"):
+        names = [n for n in args.servers.split(",") if n]
+        if any(n.startswith("prism") for n in names):
+            servers.ensure_prism()
+        specs = [servers.LOAD_SERVERS[n] for n in names]
+        print(f"load: {', '.join(names)} at {connections} connections, {args.duration:g} s × {args.repeats}",
+              flush=True)
+        report["load"] = measure(specs, connections, args.duration, args.repeats, args.warmup, log_dir)
+        medians = report["load"]["medians"]
+        targets = stats.load_targets(medians)
+        report["load"]["targets"] = [t.as_dict() for t in targets]
+        sections += ["## Load (medians)", table(medians, BASELINES),
+                     "Idle RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in report["load"]["idle_rss_mb"].items()),
+                     "## Targets", targets_table(targets)]
+
+    if args.suite == "servers":
+        names = [n for n in args.wsgi.split(",") if n]
+        specs = [servers.variant(app, name) for name in names for app in ("mock", "hello")]
+        print(f"servers: {', '.join(names)} at {connections} connections, {args.duration:g} s × {args.repeats}",
+              flush=True)
+        report["servers"] = measure(specs, connections, args.duration, args.repeats, args.warmup, log_dir)
+        medians = report["servers"]["medians"]
+        sections += ["## Candidate WSGI servers (medians)", table(medians, ())]
+        for name in names:
+            for conns in connections:
+                share = stats.ratio(medians.get(f"mock@{name}", {}).get(conns, {}).get("rps"),
+                                    medians.get(f"hello@{name}", {}).get(conns, {}).get("rps"))
+                sections.append(f"- {name} @{conns}: mock/hello = {share:.2f}" if share else f"- {name}: n/a")
+
+    if args.suite in ("all", "certify"):
+        profiles = [p for p in args.profiles.split(",") if p]
+        report["certification"] = certify.run_all(profiles, args.cold_starts, log_dir)
+        sections += ["## Cold start and certification", certify.render(report["certification"])]
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print("\n" + "\n\n".join(sections))
+    print(f"\nwrote {out.relative_to(servers.ROOT) if out.is_relative_to(servers.ROOT) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

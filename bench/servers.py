@@ -1,0 +1,196 @@
+"""The servers under test: how to start each on 127.0.0.1, know it serves, and stop it.
+
+Every server runs in its own session (process group) so that stopping it stops its workers too,
+and every wait is bounded. Readiness is "answers the benchmark request with 200", the same
+definition the cold-start timing uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRISM_DIR = ROOT / "bench" / ".prism"
+PRISM_VERSION = "5.16.0"
+CONTRACT = ROOT / "openapi.json"
+USAGE_PATH = "/api/v1/usage"
+TOKEN = "csk_bench_0123456789abcdef"  # an API key our mock accepts; Prism takes any non-empty token
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """A named server: ``command(port)`` starts it; ``url(port)`` is what wrk requests."""
+
+    name: str
+    description: str
+    command: Callable[[int], list[str]]
+    path: str = USAGE_PATH
+    env: dict[str, str] = field(default_factory=dict)
+    token: str = TOKEN
+
+    def url(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}{self.path}"
+
+    def base_url(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def free_port() -> int:
+    """A port the kernel considers free now (servers that take ``--port 0`` are not all alike)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def python_module(*args: str) -> Callable[[int], list[str]]:
+    return lambda port: [sys.executable, "-m", *args, "--port", str(port)]
+
+
+def prism_binary() -> Path:
+    return PRISM_DIR / "node_modules" / ".bin" / "prism"
+
+
+def ensure_prism() -> Path:
+    """Prism from npm into bench/.prism (gitignored), pinned to the version the issue measured."""
+    binary = prism_binary()
+    if binary.exists():
+        return binary
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is needed to install Prism (Debian: apt-get install npm)")
+    PRISM_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(PRISM_DIR),
+                    f"@stoplight/prism-cli@{PRISM_VERSION}"], check=True, timeout=600)
+    return binary
+
+
+def prism(*flags: str) -> Callable[[int], list[str]]:
+    return lambda port: [str(prism_binary()), "mock", str(CONTRACT), "-h", "127.0.0.1", "-p", str(port), *flags]
+
+
+LOAD_SERVERS: dict[str, ServerSpec] = {
+    spec.name: spec
+    for spec in (
+        ServerSpec("mock", "crosmos-mock as users start it (validation, ledger, self-check, access log)",
+                   python_module("mockserver")),
+        ServerSpec("prism", "Prism 5.16 static, default flags (info logging)", prism()),
+        ServerSpec("prism-silent", "Prism 5.16 static, -v silent", prism("-v", "silent")),
+        ServerSpec("prism-dynamic", "Prism 5.16 dynamic (-d), default logging", prism("-d")),
+        ServerSpec("hello", "bare WSGI hello app under the mock's production server configuration",
+                   python_module("bench.variants", "--app", "hello", "--server", "production"), path="/"),
+        ServerSpec("flask-hello", "Flask hello app under the mock's production server configuration",
+                   python_module("bench.variants", "--app", "flask-hello", "--server", "production"), path="/x"),
+    )
+}
+
+
+REFERENCE = ServerSpec(
+    "reference", "the FastAPI reference server of tests/servers/reference.py under uvicorn",
+    lambda port: [sys.executable, "-m", "uvicorn", "--factory", "tests.servers.reference:create_app",
+                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+    token="csk_reference_0123456789abcdef",  # tests.servers.reference.REFERENCE_TOKEN, not imported: may be absent
+)
+
+
+def variant(app: str, server: str) -> ServerSpec:
+    """``app`` (mock, hello, flask-hello) under one candidate WSGI server, for the server choice.
+
+    ``server`` is a name of ``bench.variants.SERVERS``, optionally with ``/WORKERSxTHREADS``
+    (``granian/1x1``); without it the production server's defaults apply.
+    """
+    name, _, shape = server.partition("/")
+    extra = []
+    if shape:
+        workers, _, threads = shape.partition("x")
+        extra = ["--workers", workers, "--threads", threads or "1"]
+    command = python_module("bench.variants", "--app", app, "--server", name, *extra)
+    return ServerSpec(f"{app}@{server}", f"{app} under {server}", command,
+                      path=USAGE_PATH if app == "mock" else "/x")
+
+
+@dataclass
+class Running:
+    spec: ServerSpec
+    port: int
+    process: subprocess.Popen[bytes]
+    started_at: float
+    ready_after_s: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return self.spec.url(self.port)
+
+    @property
+    def base_url(self) -> str:
+        return self.spec.base_url(self.port)
+
+
+def answers_200(url: str, headers: dict[str, str], timeout: float = 1.0) -> bool:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def started(spec: ServerSpec, log_dir: Path, timeout: float = 60.0, poll: float = 0.005) -> Iterator[Running]:
+    """Start ``spec`` on a free port, wait (bounded) for its first 200, stop it (and its tree) on exit.
+
+    Its output goes to a file under ``log_dir``: a server that logs pays for writing it, as in use.
+    """
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{re.sub(r'[^A-Za-z0-9.-]+', '_', spec.name)}-{port}.log"
+    with log_path.open("wb") as log_file:
+        began = time.perf_counter()
+        process = subprocess.Popen(spec.command(port), stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
+                                   env={**os.environ, **spec.env}, start_new_session=True)
+        running = Running(spec, port, process, began)
+        try:
+            deadline = began + timeout
+            while not answers_200(running.url, spec.headers):
+                if process.poll() is not None:
+                    raise RuntimeError(f"{spec.name} exited with {process.returncode}; see {log_path}")
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"{spec.name} gave no 200 within {timeout:.0f}s; see {log_path}")
+                time.sleep(poll)
+            running.ready_after_s = time.perf_counter() - began
+            yield running
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM our child's own process group, then SIGKILL it if it lingers."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, 0)  # workers that outlived their parent
+        os.killpg(process.pid, signal.SIGKILL)
