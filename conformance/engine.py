@@ -330,7 +330,7 @@ def _schema(contract: LoadedContract, options: RunOptions, seed: int) -> Any:
 def _generate(schema: Any, profile: Profile, max_time: int | None, builder: ResultBuilder, token: str,
               errors: list[str], notify: ProgressCallback) -> tuple[int, str]:
     if max_time is not None:
-        schema.config.update(max_time=max_time)
+        schema.config.max_time = max_time
     sent = 0
     stop_reason = "completed"
     notify(Progress("generated", 0, None, f"{profile.name}: coverage and fuzzing"))

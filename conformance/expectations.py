@@ -26,7 +26,7 @@ _EXTREME_LOW, _EXTREME_HIGH = date(1, 12, 31), date(9999, 1, 1)
 _STRICT_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt_ ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$")
-_NUMBER = re.compile(r"^-?\d+(?:\.\d*)?$")
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _LOOSE_DATE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}$")
 _NULLISH = frozenset({"", "null", "none", "nil", "undefined"})
 
@@ -155,16 +155,22 @@ def _read_one(raw: str) -> tuple[Reading, date | None]:
 
 
 def _timestamp(raw: str) -> tuple[Reading, date | None]:
-    """pydantic reads a number as Unix seconds (milliseconds above 2e10) and a date only at midnight."""
-    try:
-        number = float(raw)
-    except ValueError:
-        return Reading.INVALID, None
-    seconds = number / 1000 if abs(number) > 2e10 else number
-    if seconds != int(seconds) or int(seconds) % 86400:
+    """pydantic reads a number as Unix seconds (milliseconds above 2e10), a date only at midnight.
+
+    Only a plain integer at midnight has a date we can be sure of; any other number (``1e-38``,
+    which pydantic rounds to 1970-01-01) may be accepted or refused.
+    """
+    if not re.fullmatch(r"-?\d{1,15}", raw):
+        return Reading.UNCLEAR, None
+    seconds = int(raw)
+    if abs(seconds) > 2e10:  # milliseconds
+        if seconds % 1000:
+            return Reading.UNCLEAR, None
+        seconds //= 1000
+    if seconds % 86400:
         return Reading.UNCLEAR, None
     try:
-        return Reading.LAX, (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=int(seconds))).date()
+        return Reading.LAX, (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)).date()
     except OverflowError:
         return Reading.UNCLEAR, None
 

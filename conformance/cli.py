@@ -1,0 +1,145 @@
+"""``crosmos-conformance``: certify a server, write reports, pick the exit code.
+
+Exit codes: 0 conformant at the level asked, 1 not conformant, 2 usage or connection error.
+This is the only module of the suite that prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from conformance.client import ConnectionProblem
+from conformance.clock import UnknownTimezone
+from conformance.engine import PROFILES, ProgressCallback, RunOptions, run_suite
+from conformance.engine import Progress as RunProgress
+from conformance.reporters import render_html, render_json, render_junit
+from conformance.reporters.console import render_catalogue, render_console
+from conformance.result import CertLevel, SuiteResult
+from contract.loader import ContractError
+
+EXIT_CONFORMANT, EXIT_NOT_CONFORMANT, EXIT_USAGE = 0, 1, 2
+TOKEN_ENV = "CROSMOS_TOKEN"
+# Any token of this shape is valid for the embedded mock; it is no secret.
+MOCK_TOKEN = "csk_conformance_demo_0001"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Certify an implementation of the Crosmos usage endpoint (GET /api/v1/usage)."""
+
+
+@main.command("list-checks")
+def list_checks() -> None:
+    """Print the check catalogue (ids, levels, rules)."""
+    Console().print(render_catalogue())
+
+
+@main.command()
+@click.option("--base-url", metavar="URL", help="Server to certify. Without it, the embedded mock is started, "
+              "certified and stopped.")
+@click.option("--token", metavar="TOKEN", envvar=TOKEN_ENV, show_envvar=True,
+              help="Bearer token the server accepts. Never printed or written to a report.")
+@click.option("--profile", type=click.Choice(list(PROFILES)), default="quick", show_default=True,
+              help="How much generated data: quick (<15 s locally), standard (<60 s); smoke is for tests.")
+@click.option("--level", type=click.Choice([level.value for level in CertLevel]), default="core",
+              show_default=True, help="core: MUST rules decide the verdict; full: MUST and SHOULD.")
+@click.option("--seed", type=int, help="Seed for generated data (reported, so a run can be repeated).")
+@click.option("--timezone", metavar="ZONE", help="The server's time zone for 'today' (IANA name; default UTC).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for each response.")
+@click.option("--max-response-time", type=click.FloatRange(min=0.01), default=2.0, show_default=True,
+              help="STATUS-008: a reply slower than this (seconds) is a finding.")
+@click.option("--budget", type=click.FloatRange(min=1), help="Total seconds for the run (default: the profile's).")
+@click.option("--contract", type=click.Path(path_type=Path), help="OpenAPI document (default: the embedded one).")
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report.")
+@click.option("--list-checks", "show_checks", is_flag=True, help="Print the check catalogue and exit.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is no terminal).")
+def run(base_url: str | None, token: str | None, profile: str, level: str, seed: int | None, timezone: str | None,
+        timeout: float, max_response_time: float, budget: float | None, contract: Path | None,
+        junit_xml: Path | None, json_path: Path | None, html: Path | None, show_checks: bool,
+        no_progress: bool) -> None:
+    """Certify a server (or, without --base-url, the embedded mock)."""
+    out = Console(soft_wrap=True)
+    if show_checks:
+        out.print(render_catalogue())
+        return
+    if base_url is not None and not token:
+        raise click.UsageError(f"--token (or ${TOKEN_ENV}) is required with --base-url")
+    err = Console(stderr=True)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        with _target(base_url, seed, err) as (url, target):
+            options = RunOptions(
+                base_url=url, token=token or MOCK_TOKEN, profile=profile, level=CertLevel(level), seed=seed,
+                timezone=timezone, timeout=timeout, max_response_time=max_response_time, budget=budget,
+                contract=contract, target=target,
+            )
+            with _progress(err, enabled=not no_progress and err.is_terminal) as report:
+                result = run_suite(options, report)
+    except (ConnectionProblem, ContractError, UnknownTimezone, RuntimeError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(EXIT_USAGE)
+    out.print(render_console(result))
+    _write_reports(result, junit_xml, json_path, html, err)
+    sys.exit(EXIT_CONFORMANT if result.conformant else EXIT_NOT_CONFORMANT)
+
+
+@contextlib.contextmanager
+def _target(base_url: str | None, seed: int | None, err: Console) -> Iterator[tuple[str, str]]:
+    """The server to certify: the one named, or the embedded mock for the length of the run."""
+    if base_url is not None:
+        yield base_url, "server"
+        return
+    from mockserver.server import running_mock
+
+    err.print("No --base-url: starting the embedded mock to certify it.", highlight=False)
+    with running_mock(seed=seed or 0) as url:
+        yield url, "embedded mock"
+
+
+@contextlib.contextmanager
+def _progress(err: Console, *, enabled: bool) -> Iterator[ProgressCallback | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(event: RunProgress) -> None:
+            task = tasks.get(event.stage)
+            if task is None:
+                task = tasks[event.stage] = bar.add_task(event.stage, total=event.total)
+            bar.update(task, completed=event.done, total=event.total,
+                       description=f"{event.stage}: {event.detail}" if event.detail else event.stage)
+
+        yield report
+
+
+def _write_reports(result: SuiteResult, junit_xml: Path | None, json_path: Path | None, html: Path | None,
+                   err: Console) -> None:
+    for path, render in ((junit_xml, render_junit), (json_path, render_json), (html, render_html)):
+        if path is None:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(result), encoding="utf-8")
+        except OSError as exc:
+            err.print(f"[bold red]error:[/] cannot write {path}: {exc.strerror or exc}", markup=True,
+                      highlight=False)
+            sys.exit(EXIT_USAGE)
+        err.print(f"Wrote {path}", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
