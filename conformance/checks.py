@@ -195,7 +195,6 @@ def _status(verdict: Judgement, expectation: Expectation, response: ReceivedResp
         verdict.evaluated.add("PERIOD-006")
     if expectation.unknown_params:
         verdict.evaluated.add("STATUS-007")
-    must_succeed_id = "STATUS-007" if expectation.unknown_params else "STATUS-001"
     if status == 200:
         if inverted:
             verdict.fail("PERIOD-005", f"Received 200 for {asked}, an inverted window / Expected 422")
@@ -206,28 +205,42 @@ def _status(verdict: Judgement, expectation: Expectation, response: ReceivedResp
             verdict.note("STATUS-004", f"Accepted {param.shown} (lax date parsing, as pydantic does){judged}")
     elif status == 422:
         if may_reject:
-            _names_parameter(verdict, response, DATE_PARAMS)
+            _names_parameter(verdict, response, DATE_PARAMS + expectation.unknown_params)
         else:
-            verdict.fail(must_succeed_id, f"Received 422 for {asked} / Expected 200" + (
-                " (unknown query parameters are ignored)" if expectation.unknown_params else ""))
+            blame = "STATUS-007" if _names_any(response, expectation.unknown_params) else "STATUS-001"
+            verdict.fail(blame, f"Received 422 for {asked} / Expected 200" + (
+                " (unknown query parameters are ignored)" if blame == "STATUS-007" else ""))
     elif inverted:
         verdict.fail("PERIOD-005", f"Received {status} for {asked}, an inverted window / Expected 422")
     elif not may_reject:
-        verdict.fail(must_succeed_id, f"Received {status} for {asked} / Expected 200")
+        blame = "STATUS-007" if expectation.unknown_params else "STATUS-001"
+        verdict.fail(blame, f"Received {status} for {asked} / Expected 200")
+
+
+def _locs(response: ReceivedResponse) -> list[object] | None:
+    """The ``detail[].loc`` values of a 422 body, or None when it has no detail list."""
+    body = response.json()
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(detail, list):
+        return None
+    return [item.get("loc") for item in detail if isinstance(item, dict)]
+
+
+def _names_any(response: ReceivedResponse, names: tuple[str, ...]) -> bool:
+    """Whether some ``detail[].loc`` is ``["query", <one of names>, …]``."""
+    return any(isinstance(loc, list) and len(loc) >= 2 and loc[0] == "query" and any(n in loc[1:] for n in names)
+               for loc in _locs(response) or [])
 
 
 def _names_parameter(verdict: Judgement, response: ReceivedResponse, names: tuple[str, ...]) -> None:
     """STATUS-005: some ``detail[].loc`` is ``["query", <one of names>]``."""
     verdict.evaluated.add("STATUS-005")
-    body = response.json()
-    detail = body.get("detail") if isinstance(body, dict) else None
-    locs = [item.get("loc") for item in detail if isinstance(item, dict)] if isinstance(detail, list) else []
-    for loc in locs:
-        if isinstance(loc, list) and len(loc) >= 2 and loc[0] == "query" and any(n in loc[1:] for n in names):
-            return
-    if body is NOT_JSON:
+    if _names_any(response, names):
+        return
+    locs = _locs(response)
+    if response.json() is NOT_JSON:
         received = "a 422 body that is not JSON"
-    elif not isinstance(detail, list):
+    elif locs is None:
         received = f"a 422 body without a detail list ({response.excerpt(120)})"
     else:
         received = f"detail[].loc = {locs}" if locs else "a detail list with no loc"

@@ -130,17 +130,24 @@ def repeated_requests(session: ProbeSession) -> None:
 
 
 def nested_windows(session: ProbeSession) -> None:
-    """Narrow first, so usage growing between requests cannot hide a shrinking wide window."""
+    """Narrow first, so usage growing between requests cannot hide a shrinking wide window.
+
+    The wide windows reach past any quota (over a year back) and into the future, where a
+    server that averages or pro-rates usage instead of summing it reports less than inside.
+    """
     cal = Calendar(session.today)
     windows = [
         (cal.previous_start + timedelta(days=7), cal.previous_start + timedelta(days=13)),
         (cal.previous_start, cal.previous_end),
-        (cal.previous_start - timedelta(days=400), cal.today),  # over a year: usage beyond any quota
+        (cal.previous_start, cal.today + timedelta(days=90)),
+        (cal.previous_start - timedelta(days=400), cal.today),
     ]
     answers = [session.get(f"nested:{start}..{end}", [("start_date", _iso(start)), ("end_date", _iso(end))])
                for start, end in windows]
-    for i, inner in enumerate(answers):
-        for outer in answers[i + 1:]:
+    for i, (inner_window, inner) in enumerate(zip(windows, answers, strict=True)):
+        for outer_window, outer in zip(windows[i + 1:], answers[i + 1:], strict=True):
+            if not (outer_window[0] <= inner_window[0] and inner_window[1] <= outer_window[1]):
+                continue
             inner_body, outer_body = session.usage_body(inner), session.usage_body(outer)
             if inner_body is not None and outer_body is not None:
                 session.conclude("CONSIST-003", check_window_monotonic(inner_body, outer_body), inner, outer)

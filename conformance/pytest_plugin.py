@@ -2,11 +2,26 @@
 
 Loaded into every pytest session of this environment (``pytest11`` entry point), so importing it
 must stay cheap and side-effect free; the suite itself is imported only when it is asked for.
+Without ``--crosmos-base-url`` the plugin adds nothing. With it, the session gets one test per
+check id; the suite runs once, on the first of them, and each test reads its check's outcome.
+The plugin holds no check logic.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+if TYPE_CHECKING:
+    from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+    from conformance.result import SuiteResult
+
+TOKEN_ENV = "CROSMOS_TOKEN"
+_RESULT = pytest.StashKey["SuiteResult | BaseException"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -14,4 +29,100 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--crosmos-base-url", action="store", default=None, metavar="URL",
                     help="Certify the server at URL: one test per check id.")
     group.addoption("--crosmos-token", action="store", default=None, metavar="TOKEN",
-                    help="Bearer token for the server (default: $CROSMOS_TOKEN).")
+                    help=f"Bearer token for the server (default: ${TOKEN_ENV}).")
+    group.addoption("--crosmos-profile", action="store", default="quick", metavar="NAME",
+                    help="smoke, quick (default) or standard.")
+    group.addoption("--crosmos-level", action="store", default="core", choices=("core", "full"),
+                    help="core: MUST rules decide; full: MUST and SHOULD.")
+    group.addoption("--crosmos-seed", action="store", default=None, type=int, metavar="N",
+                    help="Seed for generated data.")
+    group.addoption("--crosmos-timezone", action="store", default=None, metavar="ZONE",
+                    help="The server's time zone for 'today' (default UTC).")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "crosmos_check(id): a Crosmos conformance check (added by the plugin)")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("crosmos_base_url"):
+        return
+    if not (config.getoption("crosmos_token") or os.environ.get(TOKEN_ENV)):
+        raise pytest.UsageError(f"--crosmos-base-url needs --crosmos-token or ${TOKEN_ENV}")
+    from contract.catalogue import CATALOGUE
+
+    suite = CrosmosSuite.from_parent(session, name="crosmos", path=config.rootpath / "crosmos", nodeid="crosmos")
+    for spec in CATALOGUE:
+        item = CheckItem.from_parent(suite, name=spec.id, check_id=spec.id)
+        item.add_marker(pytest.mark.crosmos_check(spec.id))
+        items.append(item)
+
+
+class CrosmosSuite(pytest.Collector):
+    """The parent node of the check items (they are added at collection, not discovered)."""
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        return []
+
+
+class CheckFailed(Exception):
+    """A check failed at the level asked; the message holds its findings."""
+
+
+class CheckItem(pytest.Item):
+    def __init__(self, *, check_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check_id = check_id
+
+    def runtest(self) -> None:
+        result = _suite_result(self.config)
+        check = result.by_id(self.check_id)
+        outcome = check.outcome.value
+        if outcome == "not-applicable":
+            pytest.skip("not applicable: no response exercised this check")
+        if outcome == "fail":
+            if not result.level.decides(check.spec):
+                pytest.skip(f"fails, but a {check.spec.level.value} rule does not decide level {result.level.value}")
+            raise CheckFailed(_describe(check))
+
+    def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"crosmos {self.check_id}"
+
+
+def _suite_result(config: pytest.Config) -> SuiteResult:
+    """Run the suite once per session; every item reads the same result (or the same error)."""
+    cached = config.stash.get(_RESULT, None)
+    if cached is None:
+        from conformance.engine import RunOptions, run_suite
+        from conformance.result import CertLevel
+
+        try:
+            cached = run_suite(RunOptions(
+                base_url=config.getoption("crosmos_base_url"),
+                token=config.getoption("crosmos_token") or os.environ.get(TOKEN_ENV, ""),
+                profile=config.getoption("crosmos_profile"),
+                level=CertLevel(config.getoption("crosmos_level")),
+                seed=config.getoption("crosmos_seed"),
+                timezone=config.getoption("crosmos_timezone"),
+            ))
+        except Exception as exc:  # a connection or usage problem fails every item with the same cause
+            cached = exc
+        config.stash[_RESULT] = cached
+    if isinstance(cached, BaseException):
+        raise cached
+    return cached
+
+
+def _describe(check: Any) -> str:
+    lines = [f"{check.id} {check.spec.title} ({check.spec.level.value}): {check.spec.rule}"]
+    for finding in check.findings:
+        lines += [f"  Received {finding.received}", f"  Expected {finding.expected}",
+                  f"  Reproduce with: {finding.curl}"]
+    if check.occurrences > len(check.findings):
+        lines.append(f"  ({check.occurrences} failing responses in all)")
+    return "\n".join(lines)
