@@ -18,8 +18,9 @@ from mockserver.server import READY_LINE
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 HELLO_BODY = b"Hello, World!"
-SERVERS = ("production", "gunicorn-gthread", "gunicorn-sync", "waitress", "granian")
-"""``production`` is whatever ``mockserver.server.serve`` uses, with its default options."""
+SERVERS = ("production", "granian", "gunicorn", "gunicorn-sync", "waitress")
+"""``production`` is ``mockserver.server.serve`` as shipped; ``granian`` and ``gunicorn`` (gthread) are
+its two engines with everything else equal; ``gunicorn-sync`` and ``waitress`` are configured here."""
 
 
 def hello_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -66,16 +67,6 @@ def serve_waitress(app: WSGIApp, port: int, threads: int) -> None:
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
-def serve_granian(app: WSGIApp, port: int, workers: int, threads: int) -> None:
-    from granian.constants import Interfaces
-    from granian.server import Server
-
-    server = Server("bench:app", address="127.0.0.1", port=port, interface=Interfaces.WSGI, workers=workers,
-                    blocking_threads=threads, log_enabled=False)
-    server.on_startup(lambda: announce(port))
-    server.serve(target_loader=lambda *_args: app, wrap_loader=False)
-
-
 def announce(port: int) -> None:
     print(f"{READY_LINE}http://127.0.0.1:{port}", flush=True)
 
@@ -97,14 +88,13 @@ def main(argv: list[str] | None = None) -> None:
     defaults = ServerOptions()
     workers = args.workers or defaults.workers
     threads = args.threads or defaults.threads
-    if args.server == "production":
-        serve(app, ServerOptions(port=args.port, workers=workers, threads=threads))  # type: ignore[arg-type]
-    elif args.server.startswith("gunicorn-"):
-        serve_gunicorn(app, args.port, workers, threads, args.server.removeprefix("gunicorn-"))
-    elif args.server == "waitress":
-        serve_waitress(app, args.port, threads)
+    if args.server in ("production", "granian", "gunicorn"):
+        engine = defaults.engine if args.server == "production" else args.server
+        serve(app, ServerOptions(port=args.port, workers=workers, threads=threads, engine=engine))  # type: ignore[arg-type]
+    elif args.server == "gunicorn-sync":
+        serve_gunicorn(app, args.port, workers, threads, "sync")
     else:
-        serve_granian(app, args.port, workers, threads)
+        serve_waitress(app, args.port, threads)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""Serve the mock with a production WSGI server (gunicorn), and start it for tests and tools.
+"""Serve the mock with a production WSGI server (granian), and start it for tests and tools.
 
-Gunicorn's ``gthread`` workers keep connections alive, which browsers and load tools rely on;
-the app is built once in the master (``preload``) so a bad contract fails before any fork.
+Granian was chosen by measurement (``python -m bench.run --suite servers``, docs/performance.md):
+its HTTP layer is Rust, so on this 2-core machine the mock serves about twice what gunicorn's
+``gthread`` workers serve, with a lower p99. The app is built once, before any worker starts,
+so a bad contract fails at once; workers are forked from it. Gunicorn stays available
+(``ServerOptions(engine="gunicorn")``) for platforms without granian wheels and for comparison.
 """
 
 from __future__ import annotations
@@ -14,17 +17,19 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication
 
 log = logging.getLogger(__name__)
 READY_LINE = "crosmos-mock listening on "
+ENGINES = ("granian", "gunicorn")
+MAX_REQUEST_HEAD = 64 * 1024  # request line + headers; larger heads are refused by the server (431/414)
 
 
 @dataclass(frozen=True)
@@ -32,8 +37,9 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 4010
     workers: int = 2
-    threads: int = 4
-    timeout: int = 30
+    threads: int = 4  # WSGI threads per worker (granian: blocking threads; gunicorn: gthread threads)
+    timeout: int = 30  # seconds a worker may take to stop (granian) or to answer (gunicorn)
+    engine: str = "granian"
 
 
 class PortInUseError(OSError):
@@ -41,7 +47,7 @@ class PortInUseError(OSError):
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Fail early with a clear message instead of gunicorn's five retries."""
+    """Fail early with a clear message instead of the server's own retries or tracebacks."""
     if port == 0:
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -54,45 +60,131 @@ def check_port_free(host: str, port: int) -> None:
             raise PortInUseError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Flask, options: ServerOptions) -> None:
-        self._app = app
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        opts = self._options
-        settings: dict[str, Any] = {
-            "bind": [f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"],
-            "workers": opts.workers,
-            "threads": opts.threads,
-            "worker_class": "gthread",
-            "timeout": opts.timeout,
-            "keepalive": 5,
-            "preload_app": True,
-            "accesslog": None,  # the app logs one redacted line per request itself
-            "loglevel": "warning",
-            "limit_request_line": 8190,
-            "limit_request_field_size": 16380,
-            "when_ready": _announce,
-        }
-        for key, value in settings.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self._app
+def pick_free_port(host: str) -> int:
+    """A port free now, for ``--port 0``: granian's workers each bind the port (SO_REUSEPORT), so
+    letting each pick its own would give every worker a different port."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def _announce(server: Any) -> None:
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def buffered(app: WSGIApp) -> WSGIApp:
+    """Hand granian one bytes object instead of an iterator it must step through from Rust.
+
+    The mock's bodies are small JSON documents, already complete in memory. ``Connection:
+    keep-alive`` is stated as gunicorn stated it (clients and tests read it; HTTP/1.1 implies it).
+    """
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append(("Connection", "keep-alive"))
+            return start_response(status, headers, exc_info)
+
+        body = app(environ, start)
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
+
+
+def _announce(host: str, port: int) -> None:
+    print(f"{READY_LINE}http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
+
+
+def _announce_when_accepting(host: str, port: int, timeout: float = 30.0) -> None:
+    """Print ``READY_LINE`` once a worker accepts connections (granian binds in the workers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            _announce(host, port)
+            return
+        time.sleep(0.01)
+    log.error("no worker accepted connections on %s:%d within %.0fs", host, port, timeout)
+
+
+_GRANIAN_LOGGING = {
+    "formatters": {"generic": {"()": "logging.Formatter", "fmt": "%(asctime)s %(levelname)s granian: %(message)s"}},
+    "handlers": {"console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+    "loggers": {"_granian": {"handlers": ["console"], "level": "WARNING", "propagate": False}},
+}
+
+
+def _serve_granian(app: Flask, options: ServerOptions) -> None:
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+    from granian.server import MPServer
+
+    port = options.port or pick_free_port(options.host)
+    server = MPServer(
+        "mockserver.app:create_app",  # a label only: the loader below hands over the app built here
+        address=options.host, port=port, interface=Interfaces.WSGI, workers=options.workers,
+        blocking_threads=options.threads, http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD),
+        log_level=LogLevels.warning, log_dictconfig=_GRANIAN_LOGGING, workers_kill_timeout=options.timeout,
+    )
+    wsgi = buffered(app)
+    server.on_startup(lambda: threading.Thread(target=_announce_when_accepting, args=(options.host, port),
+                                               daemon=True).start())
+    server.serve(target_loader=lambda *_args: wsgi, wrap_loader=False)
+
+
+def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def __init__(self, app: Flask, options: ServerOptions) -> None:
+            self._app = app
+            self._options = options
+            super().__init__()
+
+        def load_config(self) -> None:
+            opts = self._options
+            settings: dict[str, Any] = {
+                "bind": [f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"],
+                "workers": opts.workers,
+                "threads": opts.threads,
+                "worker_class": "gthread",
+                "timeout": opts.timeout,
+                "keepalive": 5,
+                "preload_app": True,
+                "accesslog": None,  # the app logs one redacted line per request itself
+                "loglevel": "warning",
+                "limit_request_line": 8190,
+                "limit_request_field_size": 16380,
+                "when_ready": _announce_gunicorn,
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return self._app
+
+    _Gunicorn(app, options).run()
+
+
+def _announce_gunicorn(server: Any) -> None:
     for listener in server.LISTENERS:
         host, port = listener.sock.getsockname()[:2]
-        print(f"{READY_LINE}http://{host}:{port}", flush=True)
+        _announce(host, port)
 
 
 def serve(app: Flask, options: ServerOptions) -> None:
-    """Run gunicorn in the foreground until SIGINT/SIGTERM."""
+    """Run the production server in the foreground until SIGINT/SIGTERM."""
     check_port_free(options.host, options.port)
-    _Gunicorn(app, options).run()
+    if options.engine == "gunicorn":
+        _serve_gunicorn(app, options)
+    elif options.engine == "granian":
+        _serve_granian(app, options)
+    else:
+        raise ValueError(f"unknown server engine {options.engine!r} (one of {', '.join(ENGINES)})")
 
 
 @contextlib.contextmanager

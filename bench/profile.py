@@ -1,0 +1,161 @@
+"""Where the mock's time goes: py-spy on the production server under wrk, and an in-process split.
+
+    python -m bench.profile               # both parts; needs py-spy (pip install py-spy)
+    python -m bench.profile --inprocess   # only the in-process split (no wrk, no py-spy)
+
+The in-process part calls the WSGI app directly, without sockets, so its microseconds per
+request are stable even on a busy machine: the full mock, the mock without its access log, a
+Flask "hello" and a bare WSGI "hello". Differences between them price each layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import servers
+from bench.load import ensure_wrk
+from bench.variants import WSGIApp, build_app
+
+RESULTS = servers.ROOT / "bench" / "results"
+
+
+def _environ(path: str, query: str = "") -> dict[str, Any]:
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "4010", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:4010", "HTTP_AUTHORIZATION": f"Bearer {servers.TOKEN}",
+            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False, "wsgi.version": (1, 0)}
+
+
+def _start_response(_status: str, _headers: list[tuple[str, str]], _exc_info: Any = None) -> None:
+    return None
+
+
+def per_request_us(app: WSGIApp, path: str, requests: int, query: str = "") -> float:
+    """Mean wall time of one request through ``app``, after a warm-up that fills its caches."""
+
+    def once() -> None:
+        body: Iterable[bytes] = app(_environ(path, query), _start_response)
+        b"".join(body)
+        close: Callable[[], None] | None = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+    for _ in range(min(500, requests)):
+        once()
+    began = time.perf_counter()
+    for _ in range(requests):
+        once()
+    return (time.perf_counter() - began) / requests * 1e6
+
+
+def inprocess(requests: int) -> dict[str, float]:
+    """µs per request for each layer; the access log goes to /dev/null (formatting still paid)."""
+    with open(os.devnull, "w") as sink:
+        logging.basicConfig(level="INFO", stream=sink, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                            force=True)
+        results = {
+            "mock": per_request_us(build_app("mock", access_log=True), servers.USAGE_PATH, requests),
+            "mock, other window (cached)": per_request_us(build_app("mock", access_log=True), servers.USAGE_PATH,
+                                                          requests, "start_date=2026-01-01"),
+            "mock without access log": per_request_us(build_app("mock", access_log=False), servers.USAGE_PATH,
+                                                      requests),
+            "flask hello": per_request_us(build_app("flask-hello", access_log=False), "/x", requests),
+            "bare WSGI hello": per_request_us(build_app("hello", access_log=False), "/x", requests),
+        }
+        logging.getLogger().handlers.clear()
+    return results
+
+
+def _frame_name(frame: str) -> str:
+    """``function (path/to/file.py:12)`` → ``function file.py``; line numbers merge."""
+    name, _, where = frame.partition(" (")
+    file = where.split(":")[0].rsplit("/", 1)[-1] if where else ""
+    return f"{name} {file}".strip()
+
+
+def summarise_raw(raw_path: Path, top: int = 25) -> dict[str, list[tuple[str, float]]]:
+    """Inclusive and self shares of py-spy's raw (collapsed) stacks, idle samples excluded."""
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw_path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_frame_name(f) for f in stack.split(";") if f]
+        if not frames:
+            continue
+        total += count
+        for name in set(frames):
+            inclusive[name] += count
+        own[frames[-1]] += count
+    share = 100.0 / total if total else 0.0
+    return {"inclusive_pct": [(k, round(v * share, 1)) for k, v in inclusive.most_common(top)],
+            "self_pct": [(k, round(v * share, 1)) for k, v in own.most_common(top)],
+            "samples": [("total", float(total))]}
+
+
+def under_load(seconds: float, connections: int, log_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """py-spy (all processes of the tree, idle frames dropped) on the production mock under wrk."""
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if py_spy is None:
+        raise RuntimeError("py-spy is not installed (.venv/bin/pip install py-spy)")
+    wrk = ensure_wrk()
+    spec = servers.LOAD_SERVERS["mock"]
+    raw_path = out_dir / "mock-under-load.pyspy.txt"
+    with servers.started(spec, log_dir) as running:
+        load = subprocess.Popen([wrk, "-t2", f"-c{connections}", f"-d{round(seconds) + 3}s", "-H",
+                                 f"Authorization: Bearer {spec.token}", running.url],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(1)
+            subprocess.run([py_spy, "record", "--pid", str(running.process.pid), "--subprocesses", "--nonblocking",
+                            "--format", "raw", "--rate", "250", "--duration", str(round(seconds)),
+                            "--output", str(raw_path)], check=True, timeout=seconds + 60, capture_output=True)
+        finally:
+            wrk_output, _ = load.communicate(timeout=seconds + 60)
+    summary = summarise_raw(raw_path)
+    return {"raw": str(raw_path), "wrk": wrk_output.strip().splitlines()[-2:], **summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("--inprocess", action="store_true", help="only the in-process split")
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args(argv)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = RESULTS / f"profile-{stamp}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"inprocess_us_per_request": inprocess(args.requests)}
+    for name, value in report["inprocess_us_per_request"].items():
+        print(f"{name:<30} {value:7.1f} µs/request")
+    if not args.inprocess:
+        report["under_load"] = under_load(args.seconds, args.connections, out_dir / "logs", out_dir)
+        for kind in ("inclusive_pct", "self_pct"):
+            print(f"\n{kind}:")
+            for name, pct in report["under_load"][kind]:
+                print(f"  {pct:5.1f}%  {name}")
+    (out_dir / "profile.json").write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {out_dir.relative_to(servers.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

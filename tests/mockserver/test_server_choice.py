@@ -1,0 +1,89 @@
+"""The production server choice (granian, gunicorn kept as an engine): what changed for users.
+
+Granian binds the port in each worker, so ``--port 0`` must still give one address that every
+worker serves; the body is handed over whole; the server refuses oversized request heads itself.
+Speed is measured by ``python -m bench.run``, never asserted here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+import requests
+
+from mockserver.server import MAX_REQUEST_HEAD, ServerOptions, buffered, running_mock, serve
+
+TOKEN = "csk_server_choice_12345678"
+
+
+class _Body:
+    """A WSGI body that records whether the server closed it (PEP 3333 requires it)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __iter__(self) -> Any:
+        return iter([b'{"a":', b"1}"])
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_buffered_hands_over_one_bytes_object_and_closes_the_body() -> None:
+    body = _Body()
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def app(_environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return body
+
+    result = buffered(app)({}, lambda status, headers, exc_info=None: seen.append((status, headers)))
+    assert result == [b'{"a":1}']
+    assert body.closed
+    assert ("Connection", "keep-alive") in seen[0][1]
+
+
+def test_an_unknown_engine_is_refused_before_anything_listens() -> None:
+    with pytest.raises(ValueError, match="unknown server engine 'nope'"):
+        serve(None, ServerOptions(port=0, engine="nope"))  # type: ignore[arg-type]
+
+
+def test_port_zero_gives_one_address_that_every_worker_serves() -> None:
+    with running_mock(seed=1, workers=2) as url, requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {TOKEN}"
+        statuses = {session.get(f"{url}/api/v1/usage", timeout=5).status_code for _ in range(20)}
+        # fresh connections too: the kernel spreads them over the workers' sockets
+        fresh = {requests.get(f"{url}/api/v1/usage", headers=session.headers, timeout=5).status_code
+                 for _ in range(20)}
+    assert statuses == fresh == {200}
+
+
+def test_an_oversized_request_head_is_refused_by_the_server() -> None:
+    with running_mock(seed=1) as url:
+        response = requests.get(f"{url}/api/v1/usage", headers={"X-Padding": "x" * (MAX_REQUEST_HEAD + 1)},
+                                timeout=5)
+        still_serving = requests.get(f"{url}/api/v1/usage", headers={"Authorization": f"Bearer {TOKEN}"},
+                                     timeout=5)
+    assert response.status_code == 431
+    assert still_serving.status_code == 200
+
+
+def test_gunicorn_engine_still_serves_and_announces() -> None:
+    script = ("from mockserver.app import create_app; from mockserver.server import ServerOptions, serve; "
+              "serve(create_app(), ServerOptions(port=0, workers=1, threads=2, engine='gunicorn'))")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.split("listening on ", 1)[1].strip()
+        response = requests.get(f"{url}/api/v1/usage", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        assert response.status_code == 200
+        assert response.headers["Server"] == "gunicorn"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
