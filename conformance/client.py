@@ -6,6 +6,7 @@ a size cap, so a hostile or broken server costs a finding, never a hung CI job.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ import requests
 
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, utc_now
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 256 * 1024  # a usage body is a few hundred bytes
 _CAPPED = "_crosmos_body_capped"
 
 
@@ -21,23 +22,31 @@ class ConnectionProblem(Exception):
     """The server cannot be reached at all: a usage error (exit 2), not a conformance finding."""
 
 
-def cap_body_hook(limit: int) -> Any:
-    """A requests response hook that reads at most ``limit`` + 1 bytes of the body.
+def cap_body_hook(limit: int, seconds: float) -> Any:
+    """A requests response hook that reads at most ``limit`` + 1 bytes of the body, for at most
+    ``seconds``.
 
     requests reads a streamed body lazily; reading it here, bounded, means whatever comes later
-    (schemathesis included) sees the capped bytes. One byte over the limit marks truncation.
+    (schemathesis included) sees the capped bytes. One byte over the limit marks truncation. The
+    socket timeout bounds each read, not the body: a server dripping a byte a second would pass
+    it forever, so the whole body gets a deadline too (a ReadTimeout, as for a silent server).
     """
     def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
         if getattr(response, "_content_consumed", False) or getattr(response, _CAPPED, False):
             return response
         chunks: list[bytes] = []
         size = 0
+        deadline = time.monotonic() + seconds
         try:
-            for chunk in response.iter_content(chunk_size=64 * 1024):
+            # read1 returns whatever has arrived, so the deadline is checked after every trickle.
+            while chunk := _read_some(response, 64 * 1024):
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
                     break
+                if time.monotonic() > deadline:
+                    raise requests.exceptions.ReadTimeout(
+                        f"the body was not complete within {seconds:g} s", response=response)
         finally:
             response.close()
         body = b"".join(chunks)
@@ -47,6 +56,21 @@ def cap_body_hook(limit: int) -> Any:
         return response
 
     return hook
+
+
+def _read_some(response: requests.Response, size: int) -> bytes:
+    """Up to ``size`` decoded bytes, as soon as any arrive; urllib3's errors as requests' ones."""
+    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+
+    try:
+        data: bytes = response.raw.read1(size, decode_content=True)
+    except ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(str(exc), response=response) from None
+    except ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(str(exc), response=response) from None
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(str(exc), response=response) from None
+    return data
 
 
 def was_truncated(response: requests.Response, limit: int) -> bool:
@@ -61,7 +85,7 @@ class HttpClient:
         self.timeout = timeout
         self.max_body_bytes = max_body_bytes
         self._session = requests.Session()
-        self._session.hooks["response"].append(cap_body_hook(max_body_bytes))
+        self._session.hooks["response"].append(cap_body_hook(max_body_bytes, timeout))
         self._session.trust_env = False  # a CI's proxy variables must not reroute a local server
 
     def close(self) -> None:
@@ -85,7 +109,8 @@ class HttpClient:
             response = self._session.send(prepared, timeout=self.timeout, stream=True, allow_redirects=False)
         except requests.RequestException as exc:
             if fatal:
-                raise ConnectionProblem(f"cannot reach {self.base_url}: {_reason(exc)}") from None
+                raise ConnectionProblem(f"no usable response from {self.base_url} to {method} {path}: "
+                                        f"{_reason(exc)}") from None
             return Exchange(sent, None, started, utc_now(), origin, error=_reason(exc))
         finished = utc_now()
         received = ReceivedResponse(
@@ -103,12 +128,18 @@ class HttpClient:
 
 def _reason(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.Timeout):
-        return "no reply before the timeout"
+        return "no complete reply before the timeout"
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in text:
+        return "the connection broke in the middle of the body"
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return "too many redirects"
     if isinstance(exc, requests.ConnectionError):
-        text = str(exc)
         if "Connection refused" in text:
             return "connection refused"
-        if "RemoteDisconnected" in text or "Connection aborted" in text:
-            return "the server closed the connection without a response"
+        if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text.lower():
+            return "the server closed the connection without a complete response"
+        if "Name or service not known" in text or "getaddrinfo" in text or "resolve" in text:
+            return "the host name does not resolve"
         return "connection failed"
     return type(exc).__name__

@@ -130,17 +130,23 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
                                               max_body_bytes=options.max_body_bytes) as client:
         session = _Session(client, schema, state, builder, options.token)
         session.preflight()
-        for index, probe in enumerate(PROBES):
-            notify(Progress("probes", index, len(PROBES), probe.name))
-            probe.run(session)
-        notify(Progress("probes", len(PROBES), len(PROBES), "done"))
+        try:
+            for index, probe in enumerate(PROBES):
+                notify(Progress("probes", index, len(PROBES), probe.name))
+                probe.run(session)
+            notify(Progress("probes", len(PROBES), len(PROBES), "done"))
+        except _ServerStoppedAnswering as exc:
+            errors.append(str(exc))
+            stop_reason = "server stopped answering"
         remaining = budget - (time.monotonic() - clock)
-        if (profile.coverage or profile.fuzzing) and remaining >= 1:
-            max_time = None if profile.max_time is None else max(1, int(min(profile.max_time, remaining - 1)))
-            generated, stop_reason = _generate(schema, profile, max_time, builder, options.token, errors, notify)
-        else:
-            stop_reason = "budget spent on probes"
-            errors.append(f"No generated cases: the {budget:g} s budget was spent on the probes")
+        if stop_reason == "completed" and (profile.coverage or profile.fuzzing):
+            if remaining >= 1:
+                max_time = None if profile.max_time is None else max(1, int(min(profile.max_time, remaining - 1)))
+                generated, stop_reason = _generate(schema, profile, max_time, builder, options.token, errors,
+                                                   notify)
+            else:
+                stop_reason = "budget spent on probes"
+                errors.append(f"No generated cases: the {budget:g} s budget was spent on the probes")
     builder.exercised_counts(state.evaluated)
     for violation, exchange in state.notes:
         builder.add_note(Note(violation.rule_id, redact(violation.message, options.token),
@@ -167,6 +173,13 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
 
 # --- probes -------------------------------------------------------------------------------------------
 
+class _ServerStoppedAnswering(Exception):
+    """Several requests in a row got no HTTP response: probing on would only collect timeouts."""
+
+
+MAX_CONSECUTIVE_TRANSPORT_ERRORS = 3
+
+
 @dataclass
 class _Session:
     """The ProbeSession the engine gives probes: send, judge through the checks, record."""
@@ -177,6 +190,7 @@ class _Session:
     builder: ResultBuilder
     token: str
     sent: int = 0
+    failures_in_a_row: int = 0
     today: date = field(default_factory=lambda: datetime.now(UTC).date())
     _bodies: list[tuple[Exchange, Mapping[str, Any]]] = field(default_factory=list)
 
@@ -193,6 +207,11 @@ class _Session:
                                     origin=f"probe:{name}")
         self.sent += 1
         self._judge(exchange)
+        self.failures_in_a_row = self.failures_in_a_row + 1 if exchange.response is None else 0
+        if self.failures_in_a_row >= MAX_CONSECUTIVE_TRANSPORT_ERRORS:
+            raise _ServerStoppedAnswering(
+                f"The server stopped answering ({exchange.error}, {self.failures_in_a_row} requests in a row); "
+                "the remaining probes and all generated cases were skipped")
         return exchange
 
     def usage_body(self, exchange: Exchange) -> Mapping[str, Any] | None:
@@ -392,7 +411,7 @@ def _cap_response_bodies(context: Any, case: Any, kwargs: dict[str, Any]) -> Non
     if state is None:
         return
     hooks = kwargs.setdefault("hooks", {})
-    hooks.setdefault("response", []).append(cap_body_hook(state.max_body_bytes))
+    hooks.setdefault("response", []).append(cap_body_hook(state.max_body_bytes, state.settings.request_timeout))
 
 
 __all__ = ["PROFILES", "ConnectionProblem", "Profile", "Progress", "RunOptions", "kit_version", "run_suite"]
