@@ -26,10 +26,12 @@ from typing import Any
 
 from flask import Flask
 
+from mockserver.limits import limit_request_size
+
 log = logging.getLogger(__name__)
 READY_LINE = "crosmos-mock listening on "
 ENGINES = ("granian", "gunicorn")
-MAX_REQUEST_HEAD = 64 * 1024  # request line + headers; larger heads are refused by the server (431/414)
+MAX_REQUEST_HEAD = 2 * 1024 * 1024  # the server's own cap; mockserver.limits answers JSON well below it
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,9 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
         address=options.host, port=port, interface=Interfaces.WSGI, workers=options.workers,
         blocking_threads=options.threads, http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD),
         log_level=LogLevels.warning, log_dictconfig=_GRANIAN_LOGGING, workers_kill_timeout=options.timeout,
+        respawn_failed_workers=True,  # as gunicorn does: a worker that dies is replaced, the server stays up
     )
-    wsgi = buffered(app)
+    wsgi = buffered(limit_request_size(app))
     server.on_startup(lambda: threading.Thread(target=_announce_when_accepting, args=(options.host, port),
                                                daemon=True).start())
     server.serve(target_loader=lambda *_args: wsgi, wrap_loader=False)
@@ -157,15 +160,15 @@ def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
                 "preload_app": True,
                 "accesslog": None,  # the app logs one redacted line per request itself
                 "loglevel": "warning",
-                "limit_request_line": 8190,
-                "limit_request_field_size": 16380,
+                "limit_request_line": 0,  # unlimited here: mockserver.limits refuses with JSON
+                "limit_request_field_size": 0,
                 "when_ready": _announce_gunicorn,
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
-        def load(self) -> Flask:
-            return self._app
+        def load(self) -> WSGIApp:
+            return limit_request_size(self._app)
 
     _Gunicorn(app, options).run()
 
