@@ -1,0 +1,1 @@
+"""Tests of the conformance suite: its judge and rules wiring, and its proof against real servers."""
