@@ -33,6 +33,7 @@ class LoadResult:
     non_2xx: int
     socket_errors: int
     peak_rss_mb: float
+    peak_pss_mb: float = 0.0  # proportional set size: shared pages split between the processes sharing them
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,10 +66,11 @@ def run_wrk(wrk: str, url: str, headers: dict[str, str], connections: int, durat
         done = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
-    return parse_wrk(done.stdout, connections, duration_s, sampler.peak_mb)
+    return parse_wrk(done.stdout, connections, duration_s, sampler.peak_mb, sampler.peak_pss_mb)
 
 
-def parse_wrk(text: str, connections: int, duration_s: float, peak_rss_mb: float) -> LoadResult:
+def parse_wrk(text: str, connections: int, duration_s: float, peak_rss_mb: float,
+              peak_pss_mb: float = 0.0) -> LoadResult:
     """The numbers of wrk's ``--latency`` report (``Requests/sec``, 50 % and 99 % lines, errors)."""
     rps = float(_search(r"Requests/sec:\s+([\d.]+)", text))
     requests = int(_search(r"(\d+) requests in", text))
@@ -77,7 +79,8 @@ def parse_wrk(text: str, connections: int, duration_s: float, peak_rss_mb: float
     non_2xx = int(_search(r"Non-2xx or 3xx responses:\s+(\d+)", text, default="0"))
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     socket_errors = sum(int(n) for n in socket.groups()) if socket else 0
-    return LoadResult(connections, duration_s, requests, rps, p50, p99, non_2xx, socket_errors, peak_rss_mb)
+    return LoadResult(connections, duration_s, requests, rps, p50, p99, non_2xx, socket_errors, peak_rss_mb,
+                      peak_pss_mb)
 
 
 def _search(pattern: str, text: str, default: str | None = None) -> str:
@@ -128,8 +131,26 @@ def tree_rss_mb(root: int) -> float:
     return total_kb / 1024
 
 
+def tree_pss_mb(root: int) -> float:
+    """Proportional memory of the tree in MB (``Pss`` of /proc/PID/smaps_rollup).
+
+    RSS counts a page shared by forked workers once per worker; PSS splits it between them, so
+    their sum is what the tree really occupies. Reported beside RSS, which the targets use.
+    """
+    total_kb = 0
+    for pid in tree_pids(root):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            continue
+    return total_kb / 1024
+
+
 class RssSampler:
-    """Samples a tree's RSS every ``interval`` seconds in a thread; ``peak_mb`` is the maximum seen."""
+    """Samples a tree's RSS (and PSS, less often: it costs more) in a thread; keeps the peaks."""
 
     def __init__(self, root: int, interval: float = 0.25) -> None:
         self._root = root
@@ -137,10 +158,15 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self.peak_mb = 0.0
+        self.peak_pss_mb = 0.0
 
     def _loop(self) -> None:
+        ticks = 0
         while True:
             self.peak_mb = max(self.peak_mb, tree_rss_mb(self._root))
+            if ticks % 4 == 0:
+                self.peak_pss_mb = max(self.peak_pss_mb, tree_pss_mb(self._root))
+            ticks += 1
             if self._stop.wait(self._interval):
                 return
 

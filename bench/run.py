@@ -78,7 +78,8 @@ def _progress(repeat: int, name: str, result: LoadResult) -> None:
 def table(medians: dict[str, dict[int, dict[str, float]]], baselines: Iterable[str]) -> str:
     """Markdown: one row per server × connections, ratios of req/s against each baseline present."""
     present = [b for b in baselines if b in medians]
-    header = ["server", "conns", "req/s", "p50 ms", "p99 ms", "peak RSS MB", *[f"× {b}" for b in present]]
+    header = ["server", "conns", "req/s", "p50 ms", "p99 ms", "peak RSS MB", "peak PSS MB",
+              *[f"× {b}" for b in present]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     conns_all = sorted({c for by_conns in medians.values() for c in by_conns})
     for conns in conns_all:
@@ -87,7 +88,7 @@ def table(medians: dict[str, dict[int, dict[str, float]]], baselines: Iterable[s
             if row is None:
                 continue
             cells = [name, str(conns), f"{row['rps']:,.0f}", f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
-                     f"{row['peak_rss_mb']:.0f}"]
+                     f"{row['peak_rss_mb']:.0f}", f"{row['peak_pss_mb']:.0f}"]
             for base in present:
                 value = stats.ratio(row["rps"], medians[base].get(conns, {}).get("rps"))
                 cells.append("n/a" if value is None else f"{value:.2f}")

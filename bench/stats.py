@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-METRICS = ("rps", "p50_ms", "p99_ms", "peak_rss_mb")
+METRICS = ("rps", "p50_ms", "p99_ms", "peak_rss_mb", "peak_pss_mb")
 
 
 def summarise(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Median of each metric over repeated runs (the quoted figure), plus min/max of req/s for spread."""
-    summary = {metric: statistics.median(float(run[metric]) for run in runs) for metric in METRICS}
+    summary = {metric: statistics.median(float(run.get(metric, 0.0)) for run in runs) for metric in METRICS}
     summary["rps_min"] = min(float(run["rps"]) for run in runs)
     summary["rps_max"] = max(float(run["rps"]) for run in runs)
     summary["errors"] = sum(int(run["non_2xx"]) + int(run["socket_errors"]) for run in runs)

@@ -7,9 +7,14 @@ Speed is measured by ``python -m bench.run``, never asserted here.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,3 +92,42 @@ def test_gunicorn_engine_still_serves_and_announces() -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def test_a_worker_that_dies_is_replaced_and_the_server_stays_up() -> None:
+    process = subprocess.Popen([sys.executable, "-m", "mockserver", "--port", "0", "--workers", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("listening on ", 1)[1].strip()
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            now = _children(process.pid)
+            if len(now) == 2 and workers[0] not in now:
+                break
+            time.sleep(0.1)
+        assert process.poll() is None
+        assert len(_children(process.pid)) == 2
+        statuses = {requests.get(f"{url}/api/v1/usage", headers={"Authorization": f"Bearer {TOKEN}"},
+                                 timeout=5).status_code for _ in range(20)}
+        assert statuses == {200}
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        if process.stdout is not None:
+            process.stdout.close()
