@@ -1,13 +1,22 @@
 """The mock's Flask app factory and its request pipeline.
 
-route → validate request (openapi-core) → authenticate → generate → self-check → reply.
-Every operation of the document is served; ``GET /api/v1/usage`` goes through the semantic
-ledger, the rest through documented examples or schema-generated data.
+route → validate request (openapi-core) → authenticate → choose scenario and preferences →
+faults (only when asked for) → generate → self-check → reply. Every operation of the document is
+served; ``GET /api/v1/usage`` goes through a scenario over the semantic ledger, the rest through
+documented examples or schema-generated data. With an upstream, generation is replaced by
+forwarding and the self-check by judging the upstream's reply (:mod:`mockserver.proxy`).
+
+A request that names no preference, on a server without faults or live usage, pays for the
+frontend features only a few dict lookups: a generation counter read for the control settings,
+three header/query checks for preferences, and a journal row written after the reply is built.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,15 +28,27 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from contract import LoadedContract, load_contract, rules
-from mockserver import generator, replies
+from mockserver import faults, generator, prefer, replies
 from mockserver.auth import AuthOutcome, Credential, authenticate, redact
+from mockserver.cors import CorsPolicy
+from mockserver.faults import FaultSettings, RateLimiter
+from mockserver.journal import Entry, Journal, summarize_errors
 from mockserver.ledger import UsageLedger
+from mockserver.liveusage import LiveUsage
 from mockserver.operations import Operation, OperationIndex
+from mockserver.prefer import PreferenceError, Preferences
+from mockserver.proxy import VIOLATIONS_HEADER, Proxy, UpstreamError, judge, violation_reply
+from mockserver.reload import ContractWatcher
+from mockserver.scenarios import DEFAULT, SCENARIOS
+from mockserver.shared import ControlSnapshot, SharedStore
 from mockserver.validation import LRU, ContractValidator, RequestVerdict
 
 log = logging.getLogger("mockserver.access")
 EXTENSION = "crosmos_mock"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+CONTROL_PREFIX = "/__mock"
+SCENARIO_RESPONSE_HEADER = "X-Mock-Scenario"
+_ANONYMOUS = Credential(AuthOutcome.OK, "anonymous")
 
 
 def utc_today() -> date:
@@ -40,6 +61,32 @@ class MockSettings:
     seed: int = 0
     clock: Callable[[], date] = utc_today  # "today" for default periods
     access_log: bool = True
+    scenario: str = DEFAULT  # server-wide scenario until the control API changes it
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    live_usage: tuple[str, int] | None = None  # (metric, amount per call); None: off
+    cors_origins: tuple[str, ...] = ("*",)
+    upstream: str | None = None  # proxy mode
+    strict: bool = False  # proxy mode: 502 instead of a reply that breaks the contract
+    reload: bool = True
+    reload_interval: float = 0.5
+    journal_size: int = 200
+    control: bool = True  # serve the control API and dashboard under /__mock/
+    state_dir: Path | None = None  # shared state; None: a private temporary directory
+
+
+@dataclass
+class ContractRuntime:
+    """One loaded contract and everything derived from it; swapped whole on reload."""
+
+    contract: LoadedContract
+    index: OperationIndex
+    validator: ContractValidator
+    responses: LRU[tuple[Any, ...], tuple[int, bytes, str]] = field(default_factory=lambda: LRU(8192))
+    static_bodies: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, contract: LoadedContract) -> ContractRuntime:
+        return cls(contract, OperationIndex(contract.resolved), ContractValidator(contract.resolved))
 
 
 @dataclass
@@ -47,18 +94,65 @@ class MockState:
     """Everything the pipeline needs, built once per app (``app.extensions["crosmos_mock"]``)."""
 
     settings: MockSettings
-    contract: LoadedContract
-    index: OperationIndex
-    validator: ContractValidator
+    runtime: ContractRuntime
     ledger: UsageLedger
-    responses: LRU[tuple[Any, ...], tuple[int, bytes, str]] = field(default_factory=lambda: LRU(8192))
-    static_bodies: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    store: SharedStore
+    journal: Journal
+    cors: CorsPolicy
+    limiter: RateLimiter
+    live: LiveUsage | None = None
+    proxy: Proxy | None = None
+    watcher: ContractWatcher | None = None
 
     @classmethod
     def build(cls, settings: MockSettings) -> MockState:
+        if settings.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {settings.scenario!r}")
         contract = load_contract(settings.spec)
-        return cls(settings, contract, OperationIndex(contract.resolved), ContractValidator(contract.resolved),
-                   UsageLedger(settings.seed))
+        store = SharedStore(settings.state_dir)
+        mock = cls(settings, ContractRuntime.build(contract), UsageLedger(settings.seed), store,
+                   Journal(store, settings.journal_size), CorsPolicy.from_options(settings.cors_origins),
+                   RateLimiter(store))
+        if settings.live_usage is not None:
+            mock.live = LiveUsage(store, *settings.live_usage)
+        if settings.upstream is not None:
+            mock.proxy = Proxy(settings.upstream, strict=settings.strict)
+        if settings.reload:
+            mock.watcher = ContractWatcher(contract, mock.swap_contract, settings.reload_interval)
+        return mock
+
+    def swap_contract(self, contract: LoadedContract) -> None:
+        self.runtime = ContractRuntime.build(contract)
+
+    # The contract as served now (the names the pipeline had before reload existed).
+    @property
+    def contract(self) -> LoadedContract:
+        return self.runtime.contract
+
+    @property
+    def index(self) -> OperationIndex:
+        return self.runtime.index
+
+    @property
+    def validator(self) -> ContractValidator:
+        return self.runtime.validator
+
+    def fault_settings(self, snapshot: ControlSnapshot) -> FaultSettings:
+        if snapshot.faults is None:
+            return self.settings.faults
+        return _faults_from_json(snapshot.faults)
+
+    def server_scenario(self, snapshot: ControlSnapshot) -> str:
+        return snapshot.scenario or self.settings.scenario
+
+
+@functools.lru_cache(maxsize=64)
+def _faults_cached(items: tuple[tuple[str, Any], ...]) -> FaultSettings:
+    return FaultSettings().updated(dict(items))
+
+
+def _faults_from_json(data: Mapping[str, Any]) -> FaultSettings:
+    return _faults_cached(tuple(sorted(data.items())))
 
 
 def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
@@ -71,13 +165,17 @@ def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
         setattr(settings, name, value)
     app = Flask(__name__)
     app.extensions[EXTENSION] = MockState.build(settings)
+    if settings.control:
+        from mockserver.control import blueprint
+
+        app.register_blueprint(blueprint, url_prefix=CONTROL_PREFIX)
     app.add_url_rule("/", "dispatch", dispatch, defaults={"path": ""}, methods=ALL_METHODS,
                      provide_automatic_options=False)
     app.add_url_rule("/<path:path>", "dispatch", dispatch, methods=ALL_METHODS, provide_automatic_options=False)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)
-    app.before_request(_start_timer)
-    app.after_request(_log_request)
+    app.before_request(_start)
+    app.after_request(_finish)
     return app
 
 
@@ -90,45 +188,161 @@ def state() -> MockState:
 
 def dispatch(path: str) -> Response:
     mock = state()
-    match = mock.index.match(request.method, request.path)
+    g.api = True
+    if mock.watcher is not None:
+        mock.watcher.poll()
+    snapshot = mock.store.snapshot()
+    fault_settings = mock.fault_settings(snapshot)
+    if fault_settings.active:
+        g.faults = fault_settings
+    runtime = mock.runtime
+    match = runtime.index.match(request.method, request.path)
+    if mock.proxy is not None:
+        return serve_proxy(mock, runtime, match.operation, fault_settings)
     if match.operation is None:
+        g.request_outcome = "not-in-contract"
         return replies.method_not_allowed(match.allowed) if match.allowed else replies.not_found()
     operation = match.operation
-    verdict = mock.validator.check_request(request, operation)
-    credential = Credential(AuthOutcome.OK, "anonymous")
+    verdict = runtime.validator.check_request(request, operation)
+    credential = _ANONYMOUS
     if verdict.security_failed:
+        g.request_outcome = "unauthenticated"
         return replies.not_authenticated()
     if operation.bearer_auth:
         credential = authenticate(request.headers.get("Authorization"))
         g.credential = credential
         if credential.outcome is AuthOutcome.NOT_AUTHENTICATED:
+            g.request_outcome = "unauthenticated"
             return replies.not_authenticated()
         if credential.outcome is AuthOutcome.INVALID_TOKEN:
+            g.request_outcome = "unauthenticated"
             return replies.invalid_credentials()
+    org = g.org = credential.org_key
+    try:
+        preferences = prefer.read(request.headers, request.query_string, request.args)
+    except PreferenceError as exc:
+        return _preference_problem(exc)
+    g.preferences = preferences
+    if preferences is not None and preferences.scenario is not None:
+        scenario = preferences.scenario
+    elif snapshot.token_scenarios and org in snapshot.token_scenarios:
+        scenario = snapshot.token_scenarios[org]
+    else:
+        scenario = snapshot.scenario or mock.settings.scenario
+    g.scenario = scenario
+    if fault_settings.active:
+        refusal = _inject_faults(mock, fault_settings, scenario, org)
+        if refusal is not None:
+            return refusal
     if verdict.errors:
+        g.request_outcome = "invalid"
+        g.problems = summarize_errors(verdict.errors)
         return replies.validation_error(verdict.errors)
-    if operation.is_usage:
-        return serve_usage(mock, operation, verdict, credential)
-    return serve_documented(mock, operation)
+    g.request_outcome = "valid"
+    try:
+        if operation.is_usage:
+            response = serve_usage(mock, operation, verdict, credential, scenario, preferences)
+        else:
+            response = serve_documented(mock, operation, preferences)
+    except PreferenceError as exc:
+        return _preference_problem(exc)
+    if mock.live is not None and 200 <= response.status_code < 300:
+        mock.live.count_call(org, mock.settings.clock())
+    if preferences is not None:
+        response.headers["Preference-Applied"] = preferences.applied()
+    return response
 
 
-def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, credential: Credential) -> Response:
+def _preference_problem(exc: PreferenceError) -> Response:
+    g.response_outcome = "mock-error"
+    g.problems = [exc.detail]
+    return replies.problem(exc.kind, exc.title, 400, exc.detail, valid=exc.valid)
+
+
+def _inject_faults(mock: MockState, settings: FaultSettings, scenario: str, org: str) -> Response | None:
+    """A 429 when the org is over its own rate limit, or an error by chance; None to carry on."""
+    if settings.rate_limit:
+        rpm = SCENARIOS[scenario].plan_for(mock.ledger, org).rate_limit_rpm
+        wait = mock.limiter.admit(org, rpm)
+        if wait is not None:
+            g.fault, g.response_outcome = "rate-limit", "fault"
+            return faults.rate_limited(rpm, wait)
+    if faults.roll_error(settings.error_rate):
+        g.fault, g.response_outcome = "error-rate", "fault"
+        return faults.error_response(settings.error_status)
+    return None
+
+
+# --- the usage operation -----------------------------------------------------------------------
+
+def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, credential: Credential,
+                scenario: str = DEFAULT, preferences: Preferences | None = None) -> Response:
     today = mock.settings.clock()
     given_start, given_end = verdict.values.get("start_date"), verdict.values.get("end_date")
     start, end = rules.default_period(today, given_start, given_end)
     if not rules.window_is_valid(start, end):
         name = "start_date" if given_start is not None else "end_date"
         raw = request.args.getlist(name)[-1]
+        g.request_outcome = "invalid"
+        g.problems = [f"query.{name}: start_date must be on or before end_date"]
         return replies.validation_error([_inverted_window(name, raw)])
-    key = (credential.org_key, start, end, today)
-    cached = mock.responses.get(key)
+    org = credential.org_key
+    if preferences is not None:
+        chosen = _chosen_status(operation, preferences)
+        if chosen != "200" or preferences.example is not None:
+            return _serve_usage_status(mock, operation, chosen, preferences, today)
+        if preferences.dynamic:
+            org = f"dynamic:{random.getrandbits(48):012x}"
+    extra = mock.live.extra(org, start, end) if mock.live is not None else None
+    key = (scenario, org, start, end, today, tuple(sorted(extra.items())) if extra else None)
+    runtime = mock.runtime
+    cached = runtime.responses.get(key)
     if cached is None:
-        body = mock.ledger.report(credential.org_key, start, end, today).as_body()
+        body = SCENARIOS[scenario].report(mock.ledger, org, start, end, today, extra).as_body()
         response = replies.json_reply(body)
-        _self_check(mock, operation, response, body, today, given_start, given_end)
+        _self_check(runtime, operation, response, body, today, given_start, given_end)
         cached = (response.status_code, response.get_data(), response.mimetype or "application/json")
-        mock.responses.put(key, cached)
-    return Response(cached[1], status=cached[0], mimetype=cached[2])
+        if not org.startswith("dynamic:"):
+            runtime.responses.put(key, cached)
+    g.response_outcome = "valid"
+    reply = Response(cached[1], status=cached[0], mimetype=cached[2])
+    if scenario != DEFAULT:
+        reply.headers[SCENARIO_RESPONSE_HEADER] = scenario
+    return reply
+
+
+def _serve_usage_status(mock: MockState, operation: Operation, status: str, preferences: Preferences,
+                        today: date) -> Response:
+    """``Prefer: code=…`` or ``example=…`` on the usage operation: a documented reply, self-checked."""
+    if preferences.example is None and status == "422":
+        body: Any = {"detail": _canonical_validation_error()}
+        response = replies.json_reply(body, 422)
+        _self_check(mock.runtime, operation, response, None, today, None, None)
+        g.response_outcome = "valid"
+        return response
+    if preferences.example is not None and status.startswith("2"):
+        response_spec = operation.response(status)
+        media = generator.media_type(response_spec) or "application/json"
+        examples = generator.documented_examples(response_spec, media)
+        if preferences.example not in examples:
+            raise _unknown_example(operation, status, examples, hint=True)
+        body = examples[preferences.example]
+        response = _render(body, int(status), media)
+        period = (rules.parse_iso_date(body.get("period_start")), rules.parse_iso_date(body.get("period_end"))) \
+            if isinstance(body, dict) else (None, None)
+        _self_check(mock.runtime, operation, response, body if isinstance(body, dict) else None,
+                    period[1] or today, period[0], period[1])
+        g.response_outcome = "valid"
+        return response
+    return serve_documented(mock, operation, preferences)
+
+
+@functools.cache
+def _canonical_validation_error() -> list[dict[str, Any]]:
+    """What FastAPI answers for ``start_date=not-a-date``: the 422 a frontend most often meets."""
+    from mockserver.params import parse_value
+
+    return parse_value("date", "not-a-date", ("query", "start_date"))[1]
 
 
 def _inverted_window(name: str, raw: str) -> dict[str, Any]:
@@ -137,12 +351,13 @@ def _inverted_window(name: str, raw: str) -> dict[str, Any]:
     return value_error(("query", name), raw, "start_date must be on or before end_date")
 
 
-def _self_check(mock: MockState, operation: Operation, response: Response, body: Mapping[str, Any],
+def _self_check(runtime: ContractRuntime, operation: Operation, response: Response, body: Mapping[str, Any] | None,
                 today: date, start: date | None, end: date | None) -> None:
     """The mock never serves what breaks the contract: a failure here is a bug in the mock."""
-    problems = list(mock.validator.check_response(request, response, operation))
-    problems += [str(v) for v in rules.check_usage_body(body, today_candidates=[today], start_param=start,
-                                                        end_param=end)]
+    problems = list(runtime.validator.check_response(request, response, operation))
+    if body is not None:
+        problems += [str(v) for v in rules.check_usage_body(body, today_candidates=[today], start_param=start,
+                                                            end_param=end)]
     if problems:
         raise SelfCheckError("; ".join(problems))
 
@@ -151,17 +366,70 @@ class SelfCheckError(RuntimeError):
     """A generated response broke the contract or a rule (a defect in the mock, never served)."""
 
 
-def serve_documented(mock: MockState, operation: Operation) -> Response:
-    status = operation.success_status()
+# --- every other operation ---------------------------------------------------------------------
+
+def serve_documented(mock: MockState, operation: Operation, preferences: Preferences | None = None) -> Response:
+    runtime = mock.runtime
+    status = _chosen_status(operation, preferences) if preferences is not None else operation.success_status()
     response_spec = operation.response(status)
     media = generator.media_type(response_spec)
     code = int(status) if status.isdigit() else 200
+    g.response_outcome = "valid"
     if media is None:
         return Response(status=code)
-    key = (operation.method, operation.path, media)
-    if key not in mock.static_bodies:
-        mock.static_bodies[key] = _first_valid_body(mock, operation, response_spec, media, code)
-    return _render(mock.static_bodies[key], code, media)
+    if preferences is not None and preferences.example is not None:
+        examples = generator.documented_examples(response_spec, media)
+        if preferences.example not in examples:
+            raise _unknown_example(operation, status, examples, hint=operation.is_usage)
+        response = _render(examples[preferences.example], code, media)
+        _self_check(runtime, operation, response, None, mock.settings.clock(), None, None)
+        return response
+    if preferences is not None and preferences.dynamic:
+        dynamic = _dynamic_body(runtime, operation, response_spec, media, code)
+        if dynamic is not None:
+            return dynamic
+    key = (operation.method, operation.path, status, media)
+    if key not in runtime.static_bodies:
+        runtime.static_bodies[key] = _first_valid_body(mock, operation, response_spec, media, code)
+    return _render(runtime.static_bodies[key], code, media)
+
+
+def _chosen_status(operation: Operation, preferences: Preferences) -> str:
+    """The documented status ``Prefer: code=`` names (exactly, as ``4XX``, or via ``default``)."""
+    documented = [str(s) for s in operation.spec.get("responses", {})]
+    if preferences.code is None:
+        return operation.success_status()
+    code = preferences.code
+    if code in documented or f"{code[0]}XX" in documented or "default" in documented:
+        return code
+    hint = " (a 401 needs no preference: send the request without Authorization)" \
+        if code in ("401", "403") and operation.requires_auth else ""
+    raise PreferenceError("undocumented-status", "Status not documented",
+                          f"{operation.method} {operation.path} documents {', '.join(sorted(documented))}; "
+                          f"not {code}{hint}", sorted(documented))
+
+
+def _unknown_example(operation: Operation, status: str, examples: Mapping[str, Any], hint: bool) -> PreferenceError:
+    names = sorted(examples)
+    where = f"{operation.method} {operation.path} ({status})"
+    text = f"{where} documents the examples {', '.join(names)}" if names else f"{where} documents no examples"
+    if hint:
+        text += f"; for usage states use Prefer: scenario=… ({', '.join(SCENARIOS)})"
+    return PreferenceError("unknown-example", "Unknown example", text, names)
+
+
+def _dynamic_body(runtime: ContractRuntime, operation: Operation, response_spec: Mapping[str, Any], media: str,
+                  code: int) -> Response | None:
+    """A freshly generated body (Prism's ``dynamic=true``), or None when none validates."""
+    schema = generator.schema_of(response_spec, media)
+    if schema is None:
+        return None
+    for _ in range(5):
+        body = generator.generate(schema, dynamic=True, seed=random.getrandbits(32))
+        response = _render(body, code, media)
+        if not runtime.validator.check_response(request, response, operation):
+            return response
+    return None
 
 
 def _render(body: Any, code: int, media: str) -> Response:
@@ -175,19 +443,68 @@ def _render(body: Any, code: int, media: str) -> Response:
 def _first_valid_body(mock: MockState, operation: Operation, response_spec: Mapping[str, Any], media: str,
                       code: int) -> Any:
     """The first documented example that validates, else a body generated from the schema."""
+    validator = mock.runtime.validator
     for name, example in generator.documented_examples(response_spec, media).items():
-        problems = mock.validator.check_response(request, _render(example, code, media), operation)
+        problems = validator.check_response(request, _render(example, code, media), operation)
         if not problems:
             return example
         log.warning("%s %s: example %r breaks the document's own schema (%s); not served",
                     operation.method, operation.path, name, "; ".join(problems))
     schema = generator.schema_of(response_spec, media)
     body = generator.generate(schema, seed=mock.settings.seed) if schema is not None else {}
-    problems = mock.validator.check_response(request, _render(body, code, media), operation)
+    problems = validator.check_response(request, _render(body, code, media), operation)
     if problems:
         raise SelfCheckError("; ".join(problems))
     return body
 
+
+# --- proxy mode --------------------------------------------------------------------------------
+
+def serve_proxy(mock: MockState, runtime: ContractRuntime, operation: Operation | None,
+                fault_settings: FaultSettings) -> Response:
+    """Forward to the upstream, judge its reply, and pass it on (or refuse it with ``--strict``)."""
+    assert mock.proxy is not None
+    g.mode = "proxy"
+    if faults.roll_error(fault_settings.error_rate):
+        g.fault, g.response_outcome = "error-rate", "fault"
+        return faults.error_response(fault_settings.error_status)
+    verdict: RequestVerdict | None = None
+    credential: Credential | None = None
+    if operation is None:
+        g.request_outcome = "not-in-contract"
+    else:
+        verdict = runtime.validator.check_request(request, operation)
+        if operation.bearer_auth:
+            credential = authenticate(request.headers.get("Authorization"))
+            g.org = credential.org_key or None
+        g.request_outcome = ("unauthenticated" if verdict.security_failed or (credential and not credential.ok)
+                             else "invalid" if verdict.errors else "valid")
+        g.problems = summarize_errors(verdict.errors)
+    try:
+        reply = mock.proxy.forward(request)
+    except UpstreamError as exc:
+        g.response_outcome = "violations"
+        g.problems = [*g.get("problems", []), exc.detail]
+        return exc.to_response()
+    if operation is None or verdict is None:
+        return reply.to_response()
+    violations = judge(runtime.validator, request, operation, verdict, credential, reply, mock.settings.clock())
+    g.response_outcome = "violations" if violations else "valid"
+    if not violations:
+        return reply.to_response()
+    g.problems = [*g.get("problems", []), *violations]
+    token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
+    log.warning("contract violation by the upstream on %s %s (%d): %s", request.method,
+                redact(request.full_path if request.query_string else request.path, token), reply.status,
+                redact(" | ".join(violations), token))
+    if mock.proxy.strict:
+        return violation_reply(violations, reply.status)
+    response = reply.to_response()
+    response.headers[VIOLATIONS_HEADER] = str(len(violations))
+    return response
+
+
+# --- errors, and what every request does on its way in and out ---------------------------------
 
 def _http_error(error: HTTPException) -> Response:
     """Errors werkzeug raises before dispatch (an unknown method, a body it cannot read): JSON too."""
@@ -200,19 +517,62 @@ def _internal_error(error: Exception) -> Response:
     """Never a traceback on the wire: a defect in the mock is logged and named as the mock's own."""
     logging.getLogger(__name__).exception("mock failure on %s %s", request.method, request.path)
     kind = "self-check-failed" if isinstance(error, SelfCheckError) else "mock-failure"
+    g.response_outcome = "mock-error"
     return replies.problem(kind, "The mock could not build a valid response", 500,
                            f"{type(error).__name__}: {error}"[:500])
 
 
-def _start_timer() -> None:
+def _start() -> Response | None:
     g.started = time.perf_counter()
+    if request.method == "OPTIONS":
+        return state().cors.preflight(request)
+    return None
 
 
-def _log_request(response: Response) -> Response:
-    if state().settings.access_log and log.isEnabledFor(logging.INFO):
+def _finish(response: Response) -> Response:
+    mock = state()
+    if g.get("api"):
+        _delay(response)
+        if mock.journal.enabled:
+            _journal(mock, response)
+    mock.cors.decorate(request, response)
+    if mock.settings.access_log and log.isEnabledFor(logging.INFO):
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
-        target = request.full_path if request.query_string else request.path
-        log.info("%s %s %s %d %.1fms", request.remote_addr, request.method, redact(target, token),
+        log.info("%s %s %s %d %.1fms", request.remote_addr, request.method, _redacted_target(),
                  response.status_code, elapsed)
     return response
+
+
+def _delay(response: Response) -> None:
+    """Latency: ``Prefer: delay=`` on this request, else the server's latency fault."""
+    preferences: Preferences | None = g.get("preferences")
+    delay = preferences.delay if preferences is not None else None
+    if delay is None:
+        fault_settings: FaultSettings | None = g.get("faults")
+        delay = fault_settings.latency if fault_settings is not None else None
+        if delay is not None:
+            g.fault = g.get("fault") or "latency"
+    if delay is not None:
+        time.sleep(faults.pick_delay(delay))
+
+
+def _journal(mock: MockState, response: Response) -> None:
+    elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
+    problems = [redact(problem, token) for problem in g.get("problems", ())]
+    mode = g.get("mode", "mock")
+    outcome = g.get("response_outcome")
+    if outcome is None:
+        outcome = "valid" if mode == "mock" and g.get("request_outcome") in ("unauthenticated", "invalid",
+                                                                               "not-in-contract") else "unchecked"
+    mock.journal.record(Entry(
+        at=datetime.now(UTC).isoformat(timespec="milliseconds"), method=request.method, path=_redacted_target(),
+        status=response.status_code, ms=round(elapsed, 1), mode=mode, worker=os.getpid(), org=g.get("org"),
+        scenario=g.get("scenario"), request=g.get("request_outcome", "unchecked"), response=outcome,
+        problems=problems, fault=g.get("fault")))
+
+
+def _redacted_target() -> str:
+    token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
+    target = request.full_path if request.query_string else request.path
+    return redact(target, token)

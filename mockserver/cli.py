@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from contract import ContractError
-from mockserver.app import MockSettings, create_app
+from mockserver import cors, faults, liveusage, proxy, scenarios
+from mockserver.app import CONTROL_PREFIX, MockSettings, create_app
+from mockserver.faults import FaultSettings
 from mockserver.server import PortInUseError, ServerOptions, serve
+
+T = TypeVar("T")
+log = logging.getLogger("mockserver")
+
+
+def _parsed(parse: Callable[[Any], T]) -> Callable[[click.Context, click.Parameter, Any], T | None]:
+    """A click callback: ``parse`` the value, turning its ValueError into one clear BadParameter line."""
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> T | None:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return callback
+
+
+def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        cors.CorsPolicy.from_options(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return values or (cors.ANY,)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,16 +54,91 @@ from mockserver.server import PortInUseError, ServerOptions, serve
               type=click.Choice(["debug", "info", "warning", "error"]), help="Log verbosity.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One line per request (tokens redacted).")
+@click.option("--scenario", default=scenarios.DEFAULT, show_default=True, type=click.Choice(scenarios.names()),
+              help="Usage scenario for every request (a request or token may choose another).")
+@click.option("--latency", callback=_parsed(faults.parse_delay), metavar="DELAY",
+              help="Fault: delay every reply, e.g. 200ms, 1s or 50-300ms (a random delay in the range).")
+@click.option("--error-rate", callback=_parsed(faults.parse_rate), metavar="RATE",
+              help="Fault: answer this share of requests with --error-status, e.g. 0.1 or 10%.")
+@click.option("--error-status", default=500, show_default=True, callback=_parsed(faults.check_error_status),
+              type=int, help="Fault: the status --error-rate answers with (400-599).")
+@click.option("--rate-limit-emulation", is_flag=True,
+              help="Fault: 429 with Retry-After once an org makes more than its own rate_limit_rpm a minute.")
+@click.option("--live-usage", callback=_parsed(liveusage.parse_live_usage), metavar="METRIC[:N]",
+              help="Count every successful call as N (default 1) of METRIC (tokens, queries or spaces) today.")
+@click.option("--cors-origin", "cors_origins", multiple=True, callback=_origins, metavar="ORIGIN",
+              help="Origin allowed to call the mock from a browser (repeatable; '*' any [default]; 'none' off).")
+@click.option("--upstream", callback=_parsed(proxy.parse_upstream), metavar="URL",
+              help="Proxy mode: forward to this server and check every exchange against the contract.")
+@click.option("--strict", is_flag=True, help="Proxy mode: answer 502 with the violations instead of a bad reply.")
+@click.option("--reload/--no-reload", default=True, show_default=True,
+              help="Pick up edits of the contract file without a restart.")
+@click.option("--journal-size", default=200, show_default=True, type=click.IntRange(0, 100_000),
+              help="Recent requests kept for the control API and dashboard (0: none).")
+@click.option("--control/--no-control", default=True, show_default=True,
+              help=f"Serve the control API and dashboard under {CONTROL_PREFIX}/.")
 def main(host: str, port: int, spec: Path | None, seed: int, workers: int, threads: int, log_level: str,
-         access_log: bool) -> None:
-    """Serve a mock of the Crosmos usage endpoint (or of any OpenAPI 3.x document)."""
+         access_log: bool, scenario: str, latency: tuple[int, int] | None, error_rate: float | None,
+         error_status: int, rate_limit_emulation: bool, live_usage: tuple[str, int] | None,
+         cors_origins: tuple[str, ...], upstream: str | None, strict: bool, reload: bool, journal_size: int,
+         control: bool) -> None:
+    """Serve a mock of the Crosmos usage endpoint (or of any OpenAPI 3.x document).
+
+    Control API and dashboard: http://HOST:PORT/__mock/ (scenarios, faults, journal).
+    """
+    _check_combinations(upstream, strict, scenario, live_usage, rate_limit_emulation)
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fault_settings = FaultSettings(latency, error_rate or 0.0, error_status, rate_limit_emulation)
+    settings = MockSettings(spec=spec, seed=seed, access_log=access_log, scenario=scenario, faults=fault_settings,
+                            live_usage=live_usage, cors_origins=cors_origins, upstream=upstream, strict=strict,
+                            reload=reload, journal_size=journal_size, control=control)
     try:
-        app = create_app(MockSettings(spec=spec, seed=seed, access_log=access_log))
+        app = create_app(settings)
     except ContractError as exc:
         raise click.ClickException(f"cannot load the contract: {exc}") from None
+    if fault_settings.active:
+        log.warning("faults on (%s): replies leave the contract on purpose", _describe(fault_settings))
+    if control and not _is_loopback(host):
+        log.warning("the control API and dashboard (%s/) are reachable from the network on %s; "
+                    "--no-control removes them", CONTROL_PREFIX, host)
     try:
         serve(app, ServerOptions(host=host, port=port, workers=workers, threads=threads))
     except PortInUseError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _check_combinations(upstream: str | None, strict: bool, scenario: str, live_usage: tuple[str, int] | None,
+                        rate_limit: bool) -> None:
+    if strict and upstream is None:
+        raise click.BadParameter("--strict judges an upstream's replies; add --upstream URL", param_hint="--strict")
+    if upstream is None:
+        return
+    if scenario != scenarios.DEFAULT:
+        raise click.BadParameter("the upstream's data is served in proxy mode, not a scenario",
+                                 param_hint="--scenario")
+    if live_usage is not None:
+        raise click.BadParameter("the upstream counts its own usage in proxy mode", param_hint="--live-usage")
+    if rate_limit:
+        raise click.BadParameter("the upstream applies its own rate limits in proxy mode",
+                                 param_hint="--rate-limit-emulation")
+
+
+def _describe(settings: FaultSettings) -> str:
+    parts = []
+    if settings.latency:
+        parts.append(f"latency {faults.format_delay(settings.latency)}")
+    if settings.error_rate:
+        parts.append(f"{settings.error_rate:.0%} answered {settings.error_status}")
+    if settings.rate_limit:
+        parts.append("429 over each org's rate_limit_rpm")
+    return ", ".join(parts)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
