@@ -1,0 +1,190 @@
+"""The judge on hand-made exchanges: each rule fires on its own defect, and only then."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from schemathesis.core.failures import MalformedJson, ServerError
+from schemathesis.openapi.checks import UndefinedContentType
+
+from conformance.checks import JudgeSettings, builtin_check_id, judge
+from conformance.exchange import Exchange, ReceivedResponse, SentRequest
+
+TOKEN = "csk_user_token_12345678"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+SETTINGS = JudgeSettings(token=TOKEN, zone=UTC, max_response_time=2.0, request_timeout=10.0)
+BEARER = ("Authorization", f"Bearer {TOKEN}")
+
+
+def usage(start: str = "2026-11-01", end: str = "2026-11-25", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "plan": "pro", "period_start": start, "period_end": end,
+        "tokens": {"used": 100, "limit": 1000, "remaining": 900},
+        "queries": {"used": 5, "limit": 50, "remaining": 45},
+        "spaces": {"used": 2, "limit": -1, "remaining": -1},
+        "rate_limit_rpm": 60, "rate_limit_per_day": 10_000,
+    }
+    body.update(changes)
+    return body
+
+
+def exchange(query: str = "", status: int = 200, body: Any = None, *, headers: tuple[tuple[str, str], ...] = (BEARER,),
+             method: str = "GET", response_headers: dict[str, str] | None = None, elapsed: float = 0.01,
+             now: datetime = NOW, raw: bytes | None = None) -> Exchange:
+    url = "http://127.0.0.1:9/api/v1/usage" + (f"?{query}" if query else "")
+    reply_headers = {"Content-Type": "application/json", "Date": now.strftime("%a, %d %b %Y %H:%M:%S GMT")}
+    reply_headers.update(response_headers or {})
+    content = raw if raw is not None else json.dumps(body if body is not None else usage()).encode()
+    response = ReceivedResponse(status, tuple(reply_headers.items()), content, elapsed)
+    return Exchange(SentRequest(method, url, headers), response, now, now, "test")
+
+
+def failed(ex: Exchange) -> set[str]:
+    return {v.rule_id for v in judge(ex, SETTINGS).violations}
+
+
+def test_a_correct_default_window_passes() -> None:
+    verdict = judge(exchange(), SETTINGS)
+    assert not verdict.violations
+    assert {"PERIOD-001", "PERIOD-002", "STATUS-001", "METRIC-005"} <= verdict.evaluated
+
+
+def test_wrong_defaults_and_echo_come_from_the_rules_module() -> None:
+    assert failed(exchange(body=usage(start="2026-10-25"))) == {"PERIOD-001"}
+    assert failed(exchange(body=usage(end="2026-11-30"))) == {"PERIOD-002"}
+    assert failed(exchange("start_date=2026-10-01", body=usage(start="2026-11-01"))) == {"PERIOD-003"}
+
+
+def test_today_comes_from_the_date_header_and_a_midnight_straddle_accepts_both_days() -> None:
+    just_after_midnight = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
+    # The server computed "today" before midnight, stamped Date after it: either month is right.
+    straddling = exchange(body=usage(start="2026-11-01", end="2026-11-30"), now=just_after_midnight, elapsed=0.5)
+    assert failed(straddling) == set()
+    stale = exchange(body=usage(start="2026-11-01", end="2026-11-30"), now=just_after_midnight + timedelta(hours=1))
+    assert failed(stale) == {"PERIOD-001", "PERIOD-002"}
+
+
+def test_the_servers_time_zone_decides_today() -> None:
+    from zoneinfo import ZoneInfo
+
+    tokyo = JudgeSettings(token=TOKEN, zone=ZoneInfo("Asia/Tokyo"))
+    late_utc = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)  # already December 1st in Tokyo
+    ex = exchange(body=usage(start="2026-12-01", end="2026-12-01"), now=late_utc)
+    assert not judge(ex, tokyo).violations
+    assert {v.rule_id for v in judge(ex, SETTINGS).violations} == {"PERIOD-001", "PERIOD-002"}
+
+
+def test_an_inverted_window_must_be_refused() -> None:
+    assert failed(exchange("end_date=2026-10-31", body=usage(end="2026-10-31"))) == {"PERIOD-005", "PERIOD-004"}
+    refused = {"detail": [{"loc": ["query", "start_date"], "msg": "x", "type": "value_error"}]}
+    assert failed(exchange("end_date=2026-10-31", 422, refused)) == set()
+
+
+def test_a_bad_date_needs_a_422_naming_the_parameter() -> None:
+    named = {"detail": [{"loc": ["query", "start_date"], "msg": "bad", "type": "date_from_datetime_parsing"}]}
+    assert failed(exchange("start_date=2026-02-30", 422, named)) == set()
+    assert failed(exchange("start_date=2026-02-30", 400, named)) == {"STATUS-004", "STATUS-003"}
+    assert failed(exchange("start_date=not-a-date", 200)) == {"STATUS-004"}
+    body_loc = {"detail": [{"loc": ["body"], "msg": "bad", "type": "x"}]}
+    assert failed(exchange("start_date=not-a-date", 422, body_loc)) == {"STATUS-005"}
+    assert failed(exchange("start_date=not-a-date", 422, {"error": "invalid date"})) == {"STATUS-005"}
+
+
+def test_lax_dates_are_a_note_whichever_way_the_server_decides() -> None:
+    accepted = judge(exchange("start_date=0", body=usage(start="1970-01-01")), SETTINGS)
+    assert not accepted.violations
+    assert [n.rule_id for n in accepted.notes] == ["STATUS-004"]
+    named = {"detail": [{"loc": ["query", "start_date"], "msg": "bad", "type": "x"}]}
+    assert not judge(exchange("start_date=0", 422, named), SETTINGS).violations
+
+
+def test_unknown_parameters_should_be_ignored() -> None:
+    assert failed(exchange("extra=1")) == set()
+    names_it = {"detail": [{"loc": ["query", "extra"], "msg": "Extra inputs are not permitted", "type": "x"}]}
+    assert failed(exchange("extra=1", 422, names_it)) == {"STATUS-007"}
+    names_a_date = {"detail": [{"loc": ["query", "start_date"], "msg": "too old", "type": "x"}]}
+    assert failed(exchange("start_date=2000-01-01&extra=1", 422, names_a_date)) == {"STATUS-001"}
+
+
+def test_extreme_dates_may_be_refused_but_never_crash() -> None:
+    named = {"detail": [{"loc": ["query", "end_date"], "msg": "x", "type": "x"}]}
+    assert failed(exchange("start_date=2026-10-01&end_date=9999-12-31", 422, named)) == set()
+    assert failed(exchange("start_date=0001-01-01", 500, raw=b"Internal Server Error")) == {"PERIOD-006"}
+
+
+@pytest.mark.parametrize(("authorization", "check_id"), [
+    (None, "AUTH-001"), ("Basic eDp5", "AUTH-002"), ("Bearer", "AUTH-002"), ("Bearer garbage", "AUTH-003"),
+])
+def test_rejected_credentials_must_get_401_or_403(authorization: str | None, check_id: str) -> None:
+    headers = () if authorization is None else (("Authorization", authorization),)
+    challenge = {"WWW-Authenticate": "Bearer"}
+    assert failed(exchange(status=401, body={"detail": "Not authenticated"}, headers=headers,
+                           response_headers=challenge)) == set()
+    assert failed(exchange(status=403, body={"detail": "Not authenticated"}, headers=headers)) == set()
+    assert failed(exchange(headers=headers)) == {check_id}
+    assert failed(exchange(status=400, body={"detail": "x"}, headers=headers)) == {check_id}
+
+
+def test_a_401_carries_a_bearer_challenge() -> None:
+    assert failed(exchange(status=401, body={"detail": "x"}, headers=())) == {"AUTH-004"}
+
+
+def test_valid_credentials_must_not_be_refused() -> None:
+    assert failed(exchange(status=401, body={"detail": "x"}, response_headers={"WWW-Authenticate": "Bearer"})) == {
+        "STATUS-001"}
+
+
+def test_metric_rules_come_from_the_rules_module() -> None:
+    over = usage(tokens={"used": 1500, "limit": 1000, "remaining": -500})
+    assert failed(exchange(body=over)) == {"METRIC-004"}
+    assert failed(exchange(body=usage(spaces={"used": 2, "limit": -1, "remaining": 0}))) == {"METRIC-003"}
+    assert failed(exchange(body=usage(plan=""))) == {"METRIC-008"}
+
+
+def test_floats_are_not_integers_even_where_json_schema_says_so() -> None:
+    assert failed(exchange(body=usage(tokens={"used": 100.0, "limit": 1000, "remaining": 900}))) == {"SCHEMA-001"}
+
+
+def test_slow_replies_and_silent_servers() -> None:
+    assert failed(exchange(elapsed=2.5)) == {"STATUS-008"}
+    silent = Exchange(exchange().request, None, NOW, NOW, "test", error="no complete reply before the timeout")
+    assert failed(silent) == {"STATUS-008"}
+    dropped = Exchange(exchange().request, None, NOW, NOW, "test", error="connection broke")
+    assert failed(dropped) == {"STATUS-002"}
+
+
+def test_other_methods_get_405() -> None:
+    assert failed(exchange(status=405, body={"detail": "Method Not Allowed"}, method="POST")) == set()
+    assert failed(exchange(status=200, method="POST")) == {"STATUS-003"}
+    assert failed(exchange(status=200, method="HEAD", raw=b"")) == set()
+
+
+def test_oversized_requests_may_be_refused_at_the_transport_level() -> None:
+    padding = "x" * 3000
+    assert failed(exchange(f"pad={padding}", 414, raw=b"URI Too Long")) == set()
+    assert failed(exchange("pad=short", 414, raw=b"URI Too Long")) == {"STATUS-003", "STATUS-007"}
+
+
+def test_rate_limiting_is_a_note_not_a_failure() -> None:
+    verdict = judge(exchange(status=429, body={"detail": "slow down"}), SETTINGS)
+    assert not verdict.violations
+    assert [n.rule_id for n in verdict.notes] == ["STATUS-003"]
+
+
+def test_schemathesis_built_in_findings_map_to_our_ids() -> None:
+    assert builtin_check_id(ServerError(operation="GET /x", status_code=502), 502) == "STATUS-002"
+    malformed = MalformedJson(operation="GET /x", validation_message="m", document="", position=0, lineno=1,
+                              colno=1, message="m")
+    assert builtin_check_id(malformed, 200) == "SCHEMA-001"
+    assert builtin_check_id(malformed, 422) == "SCHEMA-002"
+    wrong_type = UndefinedContentType(operation="GET /x", content_type="text/plain",
+                                      defined_content_types=["application/json"], message="m")
+    assert builtin_check_id(wrong_type, 200) == "STATUS-006"
+
+
+def test_today_is_used_as_given_not_our_clock() -> None:
+    long_ago = datetime(2020, 2, 10, 9, 0, tzinfo=UTC)
+    assert failed(exchange(body=usage(start="2020-02-01", end="2020-02-10"), now=long_ago)) == set()

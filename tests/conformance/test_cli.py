@@ -1,0 +1,97 @@
+"""``crosmos-conformance`` as users run it: a real process, real HTTP, exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contract.catalogue import CATALOGUE
+from tests.conformance.conftest import serve
+from tests.servers.hostile import refused_url
+from tests.servers.reference import REFERENCE_TOKEN
+from tests.servers.zoo import FAULTY
+
+CLI = shutil.which("crosmos-conformance", path=str(Path(sys.executable).parent)) or "crosmos-conformance"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "CROSMOS_TOKEN"}
+    environment.update(env or {})
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout, env=environment,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def faulty_url() -> Iterator[str]:
+    with serve(FAULTY["remaining_not_clamped"].create_app()) as url:
+        yield url
+
+
+def test_a_conformant_server_exits_0_and_writes_every_report(reference_url: str, tmp_path: Path) -> None:
+    done = run_cli("run", "--base-url", reference_url, "--token", REFERENCE_TOKEN, "--profile", "smoke",
+                   "--level", "full", "--seed", "7", "--junit-xml", str(tmp_path / "r.xml"),
+                   "--json", str(tmp_path / "reports" / "r.json"), "--html", str(tmp_path / "r.html"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "CONFORMANT at level full" in done.stdout
+    report = json.loads((tmp_path / "reports" / "r.json").read_text())
+    assert (report["verdict"], report["seed"], report["profile"]) == ("conformant", 7, "smoke")
+    suite = ET.parse(tmp_path / "r.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == str(len(CATALOGUE)) and suite.get("failures") == "0"
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert REFERENCE_TOKEN not in done.stdout + done.stderr
+
+
+def test_a_defect_exits_1_naming_the_check_with_a_redacted_curl(faulty_url: str) -> None:
+    done = run_cli("run", "--base-url", faulty_url, "--profile", "smoke",
+                   env={"CROSMOS_TOKEN": REFERENCE_TOKEN})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "METRIC-004 Remaining within limit" in done.stdout
+    assert "Received " in done.stdout and "Expected " in done.stdout
+    assert "Authorization: Bearer [REDACTED]" in done.stdout
+    assert REFERENCE_TOKEN not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("run", "--base-url", "http://127.0.0.1:9"),  # no token
+    ("run", "--profile", "nope"),
+    ("run", "--base-url", "{refused}", "--token", "t"),
+    ("run", "--base-url", "{refused}", "--token", "t", "--timezone", "Mars/Olympus"),
+    ("run", "--base-url", "{refused}", "--token", "t", "--contract", "/nonexistent/openapi.json"),
+])
+def test_usage_and_connection_errors_exit_2(args: tuple[str, ...]) -> None:
+    refused = refused_url()
+    done = run_cli(*(arg.replace("{refused}", refused) for arg in args))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unwritable_report_path_exits_2(reference_url: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = run_cli("run", "--base-url", reference_url, "--token", REFERENCE_TOKEN, "--profile", "smoke",
+                   "--json", str(blocker / "r.json"))
+    assert done.returncode == 2
+
+
+@pytest.mark.parametrize("args", [("list-checks",), ("run", "--list-checks")])
+def test_the_catalogue_is_listed(args: tuple[str, ...]) -> None:
+    done = run_cli(*args, env={"COLUMNS": "200"})
+    assert done.returncode == 0
+    for spec in CATALOGUE:
+        assert spec.id in done.stdout
+
+
+def test_without_a_base_url_it_certifies_the_embedded_mock(tmp_path: Path) -> None:
+    done = run_cli("run", "--profile", "smoke", "--level", "full", "--json", str(tmp_path / "mock.json"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "mock.json").read_text())
+    assert report["target"] == "embedded mock"
+    assert report["verdict"] == "conformant"

@@ -1,0 +1,87 @@
+"""The suite against the faithful FastAPI reference and the project's mock, over real HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from conformance.client import ConnectionProblem
+from conformance.engine import PROFILES, kit_version
+from conformance.reporters import render_html, render_json, render_junit
+from conformance.result import CertLevel, Outcome, SuiteResult
+from contract.loader import load_contract
+from tests.conformance.conftest import SEED, certify
+from tests.servers.hostile import refused_url
+from tests.servers.reference import REFERENCE_TOKEN
+
+
+def test_the_faithful_fastapi_reference_passes_at_level_full(reference_result: SuiteResult) -> None:
+    assert reference_result.conformant
+    assert reference_result.failed_ids == frozenset()
+    assert not reference_result.errors
+
+
+def test_every_check_is_exercised_against_the_reference(reference_result: SuiteResult) -> None:
+    unexercised = [c.id for c in reference_result.checks if c.outcome is Outcome.NOT_APPLICABLE]
+    assert unexercised == []
+
+
+def test_lax_date_parsing_is_a_note_not_a_failure(reference_result: SuiteResult) -> None:
+    check = reference_result.by_id("STATUS-004")
+    assert check.outcome is Outcome.NOTE
+    assert any("start_date=0" in note.message for note in check.notes)
+
+
+def test_the_result_records_what_makes_a_run_reproducible(reference_result: SuiteResult) -> None:
+    assert reference_result.seed == SEED
+    assert reference_result.profile == "smoke"
+    assert reference_result.level is CertLevel.FULL
+    assert reference_result.contract_sha256 == load_contract().sha256
+    assert reference_result.kit_version == kit_version()
+    assert reference_result.generated_cases > 0
+    assert reference_result.requests > reference_result.generated_cases
+
+
+def test_the_token_never_appears_in_any_report(reference_url: str) -> None:
+    from tests.conformance.conftest import serve
+    from tests.servers.zoo import FAULTY
+
+    with serve(FAULTY["remaining_not_clamped"].create_app()) as url:
+        result = certify(url)
+    assert result.findings
+    assert all("[REDACTED]" in finding.curl for finding in result.findings)
+    for text in (render_json(result), render_junit(result), render_html(result), repr(result)):
+        assert REFERENCE_TOKEN not in text
+
+
+def test_the_level_decides_which_failures_count(reference_url: str) -> None:
+    from tests.conformance.conftest import serve
+    from tests.servers.zoo import FAULTY
+
+    with serve(FAULTY["remaining_off_by_one"].create_app()) as url:  # breaks a SHOULD rule only
+        full = certify(url, level=CertLevel.FULL)
+    core = dataclasses.replace(full, level=CertLevel.CORE)
+    assert full.failed_ids == {"METRIC-005"}
+    assert not full.conformant
+    assert core.conformant
+
+
+def test_an_unreachable_server_is_a_connection_problem() -> None:
+    with pytest.raises(ConnectionProblem, match="connection refused"):
+        certify(refused_url())
+
+
+def test_profiles_scale_generation_within_their_budgets() -> None:
+    assert PROFILES["quick"].budget < 15
+    assert PROFILES["standard"].budget < 60
+    assert PROFILES["smoke"].max_time is None
+
+
+def test_the_json_report_holds_the_run_facts(reference_result: SuiteResult) -> None:
+    report = json.loads(render_json(reference_result))
+    assert report["verdict"] == "conformant"
+    assert report["contract_sha256"] == reference_result.contract_sha256
+    assert {report["seed"], report["profile"], report["level"]} == {SEED, "smoke", "full"}
+    assert [c["id"] for c in report["checks"]] == [c.id for c in reference_result.checks]

@@ -1,0 +1,35 @@
+"""Reproducers: one paste away, and the user's token never in them."""
+
+from __future__ import annotations
+
+import shlex
+
+from conformance.exchange import REDACTED, SentRequest, redact
+
+TOKEN = "csk_user_SECRET_12345678"
+
+
+def test_the_users_token_is_redacted_and_the_request_reproducible() -> None:
+    request = SentRequest("GET", "http://127.0.0.1:8000/api/v1/usage?start_date=2026-11-01",
+                          (("Authorization", f"Bearer {TOKEN}"), ("User-Agent", "python-requests/2")))
+    curl = request.curl(TOKEN)
+    assert TOKEN not in curl
+    assert shlex.split(curl) == ["curl", "-sS", "-i", "http://127.0.0.1:8000/api/v1/usage?start_date=2026-11-01",
+                                 "-H", f"Authorization: Bearer {REDACTED}"]
+    assert TOKEN not in request.describe(TOKEN)
+
+
+def test_made_up_credentials_are_shown_so_the_probe_reproduces() -> None:
+    request = SentRequest("GET", "http://h/api/v1/usage", (("Authorization", "Bearer this-is-not-a-token"),))
+    assert "this-is-not-a-token" in request.curl(TOKEN)
+    assert "Bearer'" in SentRequest("GET", "http://h/", (("Authorization", "Bearer"),)).curl(TOKEN) + "'"
+
+
+def test_with_no_token_known_every_credential_is_hidden() -> None:
+    request = SentRequest("POST", "http://h/api/v1/usage", (("Authorization", "Basic eDp5"),))
+    assert request.curl() == f"curl -sS -i -X POST http://h/api/v1/usage -H 'Authorization: Basic {REDACTED}'"
+
+
+def test_redact_is_a_last_line_of_defence() -> None:
+    assert redact(f"echoed {TOKEN} back", TOKEN) == f"echoed {REDACTED} back"
+    assert redact("nothing here", "") == "nothing here"

@@ -1,0 +1,64 @@
+"""``pytest --crosmos-base-url URL --crosmos-token TOKEN`` in a CI's own pytest (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from contract.catalogue import CATALOGUE
+from tests.conformance.conftest import serve
+from tests.servers.reference import REFERENCE_TOKEN
+from tests.servers.zoo import FAULTY
+
+
+def run_pytest(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """pytest in an empty project: only the installed entry point can bring the plugin in."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    environment = {k: v for k, v in os.environ.items() if k not in ("CROSMOS_TOKEN", "PYTEST_ADDOPTS")}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfs", "--durations=2", *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=environment, check=False)
+
+
+def test_one_passing_test_per_check_against_a_conformant_server(reference_url: str, tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--crosmos-base-url", reference_url, "--crosmos-token", REFERENCE_TOKEN,
+                      "--crosmos-profile", "smoke", "--crosmos-level", "full", "-v")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(CATALOGUE)} passed" in done.stdout
+    for spec in CATALOGUE:
+        assert f"crosmos::{spec.id} PASSED" in done.stdout
+
+
+def test_a_defect_fails_exactly_its_check_with_the_reproducer(tmp_path: Path) -> None:
+    with serve(FAULTY["no_www_authenticate"].create_app()) as url:
+        done = run_pytest(tmp_path, "--crosmos-base-url", url, "--crosmos-profile", "smoke",
+                          "--crosmos-level", "full", env={"CROSMOS_TOKEN": REFERENCE_TOKEN})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.findall(r"FAILED (\S+)", done.stdout) == ["crosmos::AUTH-004"]
+    assert "Received 401 with no WWW-Authenticate header" in done.stdout
+    assert "curl -sS -i" in done.stdout
+    assert REFERENCE_TOKEN not in done.stdout + done.stderr
+
+
+def test_a_should_failure_is_skipped_at_level_core(tmp_path: Path) -> None:
+    with serve(FAULTY["no_www_authenticate"].create_app()) as url:
+        done = run_pytest(tmp_path, "--crosmos-base-url", url, "--crosmos-token", REFERENCE_TOKEN,
+                          "--crosmos-profile", "smoke")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SHOULD rule does not decide level core" in done.stdout
+
+
+def test_without_options_the_plugin_adds_nothing(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
+    done = run_pytest(tmp_path)
+    assert done.returncode == 0
+    assert "1 passed" in done.stdout
+
+
+def test_a_base_url_without_a_token_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--crosmos-base-url", "http://127.0.0.1:9")
+    assert done.returncode == 4  # pytest's usage error
+    assert "--crosmos-token" in done.stderr
