@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import logging
 import os
 import re
@@ -179,15 +180,27 @@ def _announce_gunicorn(server: Any) -> None:
         _announce(host, port)
 
 
+def freeze_startup_objects() -> None:
+    """Exempt everything built at start (contract, validators, libraries) from garbage collection.
+
+    Those ~70k long-lived objects are never garbage, yet every full collection walks them all:
+    20-40 ms with the GIL held on this machine, a stall for every request in flight on that
+    worker (the p99). Frozen before the fork, they also stay in pages the workers share.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app: Flask, options: ServerOptions) -> None:
     """Run the production server in the foreground until SIGINT/SIGTERM."""
     check_port_free(options.host, options.port)
+    if options.engine not in ENGINES:
+        raise ValueError(f"unknown server engine {options.engine!r} (one of {', '.join(ENGINES)})")
+    freeze_startup_objects()
     if options.engine == "gunicorn":
         _serve_gunicorn(app, options)
-    elif options.engine == "granian":
-        _serve_granian(app, options)
     else:
-        raise ValueError(f"unknown server engine {options.engine!r} (one of {', '.join(ENGINES)})")
+        _serve_granian(app, options)
 
 
 @contextlib.contextmanager
