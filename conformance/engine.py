@@ -36,7 +36,15 @@ from conformance.checks import (
 )
 from conformance.client import DEFAULT_MAX_BODY_BYTES, ConnectionProblem, HttpClient, cap_body_hook
 from conformance.clock import resolve_timezone, today_candidates
-from conformance.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, redact, utc_now
+from conformance.exchange import (
+    Exchange,
+    ReceivedResponse,
+    SentRequest,
+    headers_from,
+    printable,
+    redact,
+    utc_now,
+)
 from conformance.expectations import AuthReading, read_auth
 from conformance.probes import KEEP_TOKEN, PROBES, Params
 from conformance.result import CertLevel, Finding, Note, ResultBuilder, SuiteResult
@@ -149,8 +157,8 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
                 errors.append(f"No generated cases: the {budget:g} s budget was spent on the probes")
     builder.exercised_counts(state.evaluated)
     for violation, exchange in state.notes:
-        builder.add_note(Note(violation.rule_id, redact(violation.message, options.token),
-                              exchange.request.curl(options.token), exchange.origin))
+        builder.add_note(Note(violation.rule_id, printable(redact(violation.message, options.token)),
+                              printable(exchange.request.curl(options.token)), exchange.origin))
     return SuiteResult(
         base_url=options.base_url,
         profile=profile.name,
@@ -164,7 +172,7 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
         duration_s=round(time.monotonic() - clock, 3),
         requests=session.sent + generated,
         checks=builder.checks(),
-        errors=tuple(redact(error, options.token) for error in errors),
+        errors=tuple(printable(redact(error, options.token)) for error in errors),
         target=options.target,
         generated_cases=generated,
         stop_reason=stop_reason,
@@ -309,13 +317,13 @@ def _finding(check_id: str, message: str, exchange: Exchange, token: str, detail
         check_id=check_id,
         title=spec.title,
         level=spec.level.value,
-        received=redact(received, token),
-        expected=redact(expected or spec.rule, token),
-        request=exchange.request.describe(token),
-        curl=exchange.request.curl(token),
+        received=printable(redact(received, token)),
+        expected=printable(redact(expected or spec.rule, token)),
+        request=printable(exchange.request.describe(token)),
+        curl=printable(exchange.request.curl(token)),
         status=exchange.status,
         origin=exchange.origin,
-        detail=redact(detail, token),
+        detail=printable(redact(detail, token)),
     )
 
 

@@ -83,6 +83,14 @@ def redact_authorization(name: str, value: str, secret: str | None = None) -> st
     return f"{scheme} {REDACTED}"
 
 
+def printable(text: str) -> str:
+    """Control characters shown as escapes: a server's bytes must not drive the reader's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+
+
 def redact(text: str, secret: str | None) -> str:
     """The last line of defence: the user's token never reaches a report, whatever echoed it."""
     if not secret:

@@ -33,3 +33,10 @@ def test_with_no_token_known_every_credential_is_hidden() -> None:
 def test_redact_is_a_last_line_of_defence() -> None:
     assert redact(f"echoed {TOKEN} back", TOKEN) == f"echoed {REDACTED} back"
     assert redact("nothing here", "") == "nothing here"
+
+
+def test_control_characters_are_escaped_for_the_terminal() -> None:
+    from conformance.exchange import printable
+
+    assert printable("plain text, ünïcode") == "plain text, ünïcode"
+    assert printable("red \x1b[31m bell \x07") == "red \\x1b[31m bell \\x07"
