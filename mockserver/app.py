@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 
 from contract import LoadedContract, load_contract, rules
 from mockserver import faults, generator, prefer, replies
-from mockserver.auth import AuthOutcome, Credential, authenticate, redact
+from mockserver.auth import AuthOutcome, Credential, authenticate, bearer_token, redact
 from mockserver.cors import CorsPolicy
 from mockserver.faults import FaultSettings, RateLimiter
 from mockserver.journal import Entry, Journal, summarize_errors
@@ -49,6 +49,7 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRAC
 CONTROL_PREFIX = "/__mock"
 SCENARIO_RESPONSE_HEADER = "X-Mock-Scenario"
 _ANONYMOUS = Credential(AuthOutcome.OK, "anonymous")
+_PID = os.getpid
 
 
 def utc_today() -> date:
@@ -111,7 +112,8 @@ class MockState:
         contract = load_contract(settings.spec)
         store = SharedStore(settings.state_dir)
         mock = cls(settings, ContractRuntime.build(contract), UsageLedger(settings.seed), store,
-                   Journal(store, settings.journal_size), CorsPolicy.from_options(settings.cors_origins),
+                   Journal(store.directory, settings.journal_size, lambda: store.snapshot().journal_cleared_at),
+                   CorsPolicy.from_options(settings.cors_origins),
                    RateLimiter(store))
         if settings.live_usage is not None:
             mock.live = LiveUsage(store, *settings.live_usage)
@@ -179,6 +181,37 @@ def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
     return app
 
 
+class Trace:
+    """What one API request went through, for latency and the journal.
+
+    A plain object stored once in ``g``: every ``g.name`` costs a context-local lookup, and the
+    pipeline records a dozen facts per request.
+    """
+
+    __slots__ = ("fault", "faults", "mode", "org", "preferences", "problems", "request_outcome", "response_outcome",
+                 "scenario", "started")
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.mode = "mock"
+        self.org: str | None = None
+        self.scenario: str | None = None
+        self.preferences: Preferences | None = None
+        self.faults: FaultSettings | None = None
+        self.request_outcome = "unchecked"  # valid | invalid | unauthenticated | not-in-contract | unchecked
+        self.response_outcome: str | None = None  # valid | violations | fault | mock-error
+        self.problems: list[str] = []
+        self.fault: str | None = None
+
+
+_NO_TRACE = Trace()  # written to, never read: for pipeline functions called outside dispatch
+
+
+def current_trace() -> Trace:
+    trace: Trace = g.get("trace", _NO_TRACE)
+    return trace
+
+
 def state() -> MockState:
     from flask import current_app
 
@@ -188,57 +221,56 @@ def state() -> MockState:
 
 def dispatch(path: str) -> Response:
     mock = state()
-    g.api = True
+    trace = g.trace = Trace()
     if mock.watcher is not None:
         mock.watcher.poll()
     snapshot = mock.store.snapshot()
     fault_settings = mock.fault_settings(snapshot)
     if fault_settings.active:
-        g.faults = fault_settings
+        trace.faults = fault_settings
     runtime = mock.runtime
     match = runtime.index.match(request.method, request.path)
     if mock.proxy is not None:
         return serve_proxy(mock, runtime, match.operation, fault_settings)
     if match.operation is None:
-        g.request_outcome = "not-in-contract"
+        trace.request_outcome = "not-in-contract"
         return replies.method_not_allowed(match.allowed) if match.allowed else replies.not_found()
     operation = match.operation
     verdict = runtime.validator.check_request(request, operation)
     credential = _ANONYMOUS
     if verdict.security_failed:
-        g.request_outcome = "unauthenticated"
+        trace.request_outcome = "unauthenticated"
         return replies.not_authenticated()
     if operation.bearer_auth:
         credential = authenticate(request.headers.get("Authorization"))
-        g.credential = credential
         if credential.outcome is AuthOutcome.NOT_AUTHENTICATED:
-            g.request_outcome = "unauthenticated"
+            trace.request_outcome = "unauthenticated"
             return replies.not_authenticated()
         if credential.outcome is AuthOutcome.INVALID_TOKEN:
-            g.request_outcome = "unauthenticated"
+            trace.request_outcome = "unauthenticated"
             return replies.invalid_credentials()
-    org = g.org = credential.org_key
+    org = trace.org = credential.org_key
     try:
         preferences = prefer.read(request.headers, request.query_string, request.args)
     except PreferenceError as exc:
         return _preference_problem(exc)
-    g.preferences = preferences
+    trace.preferences = preferences
     if preferences is not None and preferences.scenario is not None:
         scenario = preferences.scenario
     elif snapshot.token_scenarios and org in snapshot.token_scenarios:
         scenario = snapshot.token_scenarios[org]
     else:
         scenario = snapshot.scenario or mock.settings.scenario
-    g.scenario = scenario
+    trace.scenario = scenario
     if fault_settings.active:
         refusal = _inject_faults(mock, fault_settings, scenario, org)
         if refusal is not None:
             return refusal
     if verdict.errors:
-        g.request_outcome = "invalid"
-        g.problems = summarize_errors(verdict.errors)
+        trace.request_outcome = "invalid"
+        trace.problems = summarize_errors(verdict.errors)
         return replies.validation_error(verdict.errors)
-    g.request_outcome = "valid"
+    trace.request_outcome = "valid"
     try:
         if operation.is_usage:
             response = serve_usage(mock, operation, verdict, credential, scenario, preferences)
@@ -254,21 +286,23 @@ def dispatch(path: str) -> Response:
 
 
 def _preference_problem(exc: PreferenceError) -> Response:
-    g.response_outcome = "mock-error"
-    g.problems = [exc.detail]
+    trace = current_trace()
+    trace.response_outcome = "mock-error"
+    trace.problems = [exc.detail]
     return replies.problem(exc.kind, exc.title, 400, exc.detail, valid=exc.valid)
 
 
 def _inject_faults(mock: MockState, settings: FaultSettings, scenario: str, org: str) -> Response | None:
     """A 429 when the org is over its own rate limit, or an error by chance; None to carry on."""
+    trace = current_trace()
     if settings.rate_limit:
         rpm = SCENARIOS[scenario].plan_for(mock.ledger, org).rate_limit_rpm
         wait = mock.limiter.admit(org, rpm)
         if wait is not None:
-            g.fault, g.response_outcome = "rate-limit", "fault"
+            trace.fault, trace.response_outcome = "rate-limit", "fault"
             return faults.rate_limited(rpm, wait)
     if faults.roll_error(settings.error_rate):
-        g.fault, g.response_outcome = "error-rate", "fault"
+        trace.fault, trace.response_outcome = "error-rate", "fault"
         return faults.error_response(settings.error_status)
     return None
 
@@ -278,13 +312,14 @@ def _inject_faults(mock: MockState, settings: FaultSettings, scenario: str, org:
 def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, credential: Credential,
                 scenario: str = DEFAULT, preferences: Preferences | None = None) -> Response:
     today = mock.settings.clock()
+    trace = current_trace()
     given_start, given_end = verdict.values.get("start_date"), verdict.values.get("end_date")
     start, end = rules.default_period(today, given_start, given_end)
     if not rules.window_is_valid(start, end):
         name = "start_date" if given_start is not None else "end_date"
         raw = request.args.getlist(name)[-1]
-        g.request_outcome = "invalid"
-        g.problems = [f"query.{name}: start_date must be on or before end_date"]
+        trace.request_outcome = "invalid"
+        trace.problems = [f"query.{name}: start_date must be on or before end_date"]
         return replies.validation_error([_inverted_window(name, raw)])
     org = credential.org_key
     if preferences is not None:
@@ -304,7 +339,7 @@ def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, 
         cached = (response.status_code, response.get_data(), response.mimetype or "application/json")
         if not org.startswith("dynamic:"):
             runtime.responses.put(key, cached)
-    g.response_outcome = "valid"
+    trace.response_outcome = "valid"
     reply = Response(cached[1], status=cached[0], mimetype=cached[2])
     if scenario != DEFAULT:
         reply.headers[SCENARIO_RESPONSE_HEADER] = scenario
@@ -314,11 +349,12 @@ def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, 
 def _serve_usage_status(mock: MockState, operation: Operation, status: str, preferences: Preferences,
                         today: date) -> Response:
     """``Prefer: code=…`` or ``example=…`` on the usage operation: a documented reply, self-checked."""
+    trace = current_trace()
     if preferences.example is None and status == "422":
         body: Any = {"detail": _canonical_validation_error()}
         response = replies.json_reply(body, 422)
         _self_check(mock.runtime, operation, response, None, today, None, None)
-        g.response_outcome = "valid"
+        trace.response_outcome = "valid"
         return response
     if preferences.example is not None and status.startswith("2"):
         response_spec = operation.response(status)
@@ -332,7 +368,7 @@ def _serve_usage_status(mock: MockState, operation: Operation, status: str, pref
             if isinstance(body, dict) else (None, None)
         _self_check(mock.runtime, operation, response, body if isinstance(body, dict) else None,
                     period[1] or today, period[0], period[1])
-        g.response_outcome = "valid"
+        trace.response_outcome = "valid"
         return response
     return serve_documented(mock, operation, preferences)
 
@@ -370,11 +406,12 @@ class SelfCheckError(RuntimeError):
 
 def serve_documented(mock: MockState, operation: Operation, preferences: Preferences | None = None) -> Response:
     runtime = mock.runtime
+    trace = current_trace()
     status = _chosen_status(operation, preferences) if preferences is not None else operation.success_status()
     response_spec = operation.response(status)
     media = generator.media_type(response_spec)
     code = int(status) if status.isdigit() else 200
-    g.response_outcome = "valid"
+    trace.response_outcome = "valid"
     if media is None:
         return Response(status=code)
     if preferences is not None and preferences.example is not None:
@@ -464,35 +501,36 @@ def serve_proxy(mock: MockState, runtime: ContractRuntime, operation: Operation 
                 fault_settings: FaultSettings) -> Response:
     """Forward to the upstream, judge its reply, and pass it on (or refuse it with ``--strict``)."""
     assert mock.proxy is not None
-    g.mode = "proxy"
+    trace = current_trace()
+    trace.mode = "proxy"
     if faults.roll_error(fault_settings.error_rate):
-        g.fault, g.response_outcome = "error-rate", "fault"
+        trace.fault, trace.response_outcome = "error-rate", "fault"
         return faults.error_response(fault_settings.error_status)
     verdict: RequestVerdict | None = None
     credential: Credential | None = None
     if operation is None:
-        g.request_outcome = "not-in-contract"
+        trace.request_outcome = "not-in-contract"
     else:
         verdict = runtime.validator.check_request(request, operation)
         if operation.bearer_auth:
             credential = authenticate(request.headers.get("Authorization"))
-            g.org = credential.org_key or None
-        g.request_outcome = ("unauthenticated" if verdict.security_failed or (credential and not credential.ok)
+            trace.org = credential.org_key or None
+        trace.request_outcome = ("unauthenticated" if verdict.security_failed or (credential and not credential.ok)
                              else "invalid" if verdict.errors else "valid")
-        g.problems = summarize_errors(verdict.errors)
+        trace.problems = summarize_errors(verdict.errors)
     try:
         reply = mock.proxy.forward(request)
     except UpstreamError as exc:
-        g.response_outcome = "violations"
-        g.problems = [*g.get("problems", []), exc.detail]
+        trace.response_outcome = "violations"
+        trace.problems = [*trace.problems, exc.detail]
         return exc.to_response()
     if operation is None or verdict is None:
         return reply.to_response()
     violations = judge(runtime.validator, request, operation, verdict, credential, reply, mock.settings.clock())
-    g.response_outcome = "violations" if violations else "valid"
+    trace.response_outcome = "violations" if violations else "valid"
     if not violations:
         return reply.to_response()
-    g.problems = [*g.get("problems", []), *violations]
+    trace.problems = [*trace.problems, *violations]
     token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
     log.warning("contract violation by the upstream on %s %s (%d): %s", request.method,
                 redact(request.full_path if request.query_string else request.path, token), reply.status,
@@ -517,7 +555,7 @@ def _internal_error(error: Exception) -> Response:
     """Never a traceback on the wire: a defect in the mock is logged and named as the mock's own."""
     logging.getLogger(__name__).exception("mock failure on %s %s", request.method, request.path)
     kind = "self-check-failed" if isinstance(error, SelfCheckError) else "mock-failure"
-    g.response_outcome = "mock-error"
+    current_trace().response_outcome = "mock-error"
     return replies.problem(kind, "The mock could not build a valid response", 500,
                            f"{type(error).__name__}: {error}"[:500])
 
@@ -531,48 +569,51 @@ def _start() -> Response | None:
 
 def _finish(response: Response) -> Response:
     mock = state()
-    if g.get("api"):
-        _delay(response)
+    trace: Trace | None = g.get("trace")
+    target = None
+    if trace is not None:
+        _delay(trace)
         if mock.journal.enabled:
-            _journal(mock, response)
+            target = _redacted_target()
+            _journal(mock, trace, response, target)
     mock.cors.decorate(request, response)
     if mock.settings.access_log and log.isEnabledFor(logging.INFO):
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %s %d %.1fms", request.remote_addr, request.method, _redacted_target(),
+        log.info("%s %s %s %d %.1fms", request.remote_addr, request.method, target or _redacted_target(),
                  response.status_code, elapsed)
     return response
 
 
-def _delay(response: Response) -> None:
+def _delay(trace: Trace) -> None:
     """Latency: ``Prefer: delay=`` on this request, else the server's latency fault."""
-    preferences: Preferences | None = g.get("preferences")
-    delay = preferences.delay if preferences is not None else None
-    if delay is None:
-        fault_settings: FaultSettings | None = g.get("faults")
-        delay = fault_settings.latency if fault_settings is not None else None
-        if delay is not None:
-            g.fault = g.get("fault") or "latency"
+    delay = trace.preferences.delay if trace.preferences is not None else None
+    if delay is None and trace.faults is not None and trace.faults.latency is not None:
+        delay = trace.faults.latency
+        trace.fault = trace.fault or "latency"
     if delay is not None:
         time.sleep(faults.pick_delay(delay))
 
 
-def _journal(mock: MockState, response: Response) -> None:
-    elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
-    problems = [redact(problem, token) for problem in g.get("problems", ())]
-    mode = g.get("mode", "mock")
-    outcome = g.get("response_outcome")
-    if outcome is None:
-        outcome = "valid" if mode == "mock" and g.get("request_outcome") in ("unauthenticated", "invalid",
-                                                                               "not-in-contract") else "unchecked"
+def _journal(mock: MockState, trace: Trace, response: Response, target: str) -> None:
+    elapsed = (time.perf_counter() - trace.started) * 1000
+    problems = trace.problems
+    if problems:
+        token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
+        problems = [redact(problem, token) for problem in problems]
+    outcome = trace.response_outcome
+    if outcome is None:  # the contract's own refusals (401, 404, 405, 422) are the reference's replies
+        outcome = "valid" if trace.mode == "mock" and trace.request_outcome != "unchecked" else "unchecked"
     mock.journal.record(Entry(
-        at=datetime.now(UTC).isoformat(timespec="milliseconds"), method=request.method, path=_redacted_target(),
-        status=response.status_code, ms=round(elapsed, 1), mode=mode, worker=os.getpid(), org=g.get("org"),
-        scenario=g.get("scenario"), request=g.get("request_outcome", "unchecked"), response=outcome,
-        problems=problems, fault=g.get("fault")))
+        time.time(), request.method, target, response.status_code, round(elapsed, 1), trace.mode, _PID(),
+        trace.org, trace.scenario, trace.request_outcome, outcome, problems, trace.fault))
 
 
 def _redacted_target() -> str:
-    token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
+    """The request's path and query for logs and the journal, credentials masked."""
     target = request.full_path if request.query_string else request.path
+    if "=" not in target and "csk_" not in target and "eyJ" not in target:
+        token = bearer_token(request.headers.get("Authorization"))
+        if not token or token not in target:
+            return target  # nothing that could be a credential: skip the regex
+    token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
     return redact(target, token)

@@ -73,7 +73,7 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 @click.option("--strict", is_flag=True, help="Proxy mode: answer 502 with the violations instead of a bad reply.")
 @click.option("--reload/--no-reload", default=True, show_default=True,
               help="Pick up edits of the contract file without a restart.")
-@click.option("--journal-size", default=200, show_default=True, type=click.IntRange(0, 100_000),
+@click.option("--journal-size", default=200, show_default=True, type=click.IntRange(0, 10_000),
               help="Recent requests kept for the control API and dashboard (0: none).")
 @click.option("--control/--no-control", default=True, show_default=True,
               help=f"Serve the control API and dashboard under {CONTROL_PREFIX}/.")

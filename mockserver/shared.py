@@ -26,6 +26,7 @@ import sqlite3
 import struct
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +38,6 @@ _COUNTER = struct.Struct("<Q")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS token_scenarios (org TEXT PRIMARY KEY, hint TEXT NOT NULL, scenario TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS live_usage (org TEXT NOT NULL, day INTEGER NOT NULL, metric TEXT NOT NULL,
                                        amount INTEGER NOT NULL, PRIMARY KEY (org, day, metric));
 CREATE TABLE IF NOT EXISTS rate_hits (org TEXT NOT NULL, at REAL NOT NULL);
@@ -54,6 +54,7 @@ class ControlSnapshot:
     scenario: str | None = None  # server-wide override set through the control API
     faults: Mapping[str, Any] | None = None  # fault settings set through the control API
     token_scenarios: Mapping[str, str] = field(default_factory=dict)  # org key -> scenario
+    journal_cleared_at: float = 0.0  # journal entries up to this Unix time are no longer shown
 
 
 class SharedStore:
@@ -131,7 +132,8 @@ class SharedStore:
         db = self.connection()
         settings = {name: json.loads(value) for name, value in db.execute("SELECT name, value FROM settings")}
         tokens = {org: scenario for org, scenario in db.execute("SELECT org, scenario FROM token_scenarios")}
-        return ControlSnapshot(generation, settings.get("scenario"), settings.get("faults"), tokens)
+        return ControlSnapshot(generation, settings.get("scenario"), settings.get("faults"), tokens,
+                               float(settings.get("journal_cleared_at", 0.0)))
 
     @contextlib.contextmanager
     def changing_control(self) -> Iterator[sqlite3.Connection]:
@@ -171,10 +173,12 @@ class SharedStore:
         return [{"org": org, "token": hint, "scenario": scenario} for org, hint, scenario in rows]
 
     def reset(self) -> None:
-        """Forget everything clients changed: back to the state the server started with."""
+        """Forget everything clients changed: back to the state the server started with, journal emptied."""
         with self.changing_control() as db:
-            for table in ("settings", "token_scenarios", "journal", "live_usage", "rate_hits"):
+            for table in ("settings", "token_scenarios", "live_usage", "rate_hits"):
                 db.execute(f"DELETE FROM {table}")
+            db.execute("INSERT INTO settings (name, value) VALUES ('journal_cleared_at', ?)",
+                       (json.dumps(time.time()),))
 
     def close(self) -> None:
         self._forget_connection()
