@@ -81,7 +81,8 @@ def parse_prefer(value: str) -> dict[str, str]:
     """``code=422, example="a b"; x=1`` → ``{"code": "422", "example": "a b"}`` (known names only)."""
     found: dict[str, str] = {}
     for item in _split_outside_quotes(value, ","):
-        head = _split_outside_quotes(item, ";")[0] if item else ""
+        parts = _split_outside_quotes(item, ";") if item else []
+        head = parts[0] if parts else ""
         name, sep, token = head.partition("=")
         name = name.strip().lower()
         if name in PREFERENCE_NAMES and sep:
