@@ -122,6 +122,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"comma-separated, of {', '.join(servers.LOAD_SERVERS)}")
     parser.add_argument("--wsgi", default=",".join(s for s in WSGI_SERVERS if s != "production"),
                         help="candidate WSGI servers for --suite servers")
+    parser.add_argument("--apps", default="mock,hello", help="apps for --suite servers (mock, hello, flask-hello)")
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--repeats", type=int, default=3)
@@ -164,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.suite == "servers":
         names = [n for n in args.wsgi.split(",") if n]
-        specs = [servers.variant(app, name) for name in names for app in ("mock", "hello")]
+        specs = [servers.variant(app, name) for name in names for app in args.apps.split(",") if app]
         print(f"servers: {', '.join(names)} at {connections} connections, {args.duration:g} s × {args.repeats}",
               flush=True)
         report["servers"] = measure(specs, connections, args.duration, args.repeats, args.warmup, log_dir)
@@ -183,8 +184,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
-    print("\n" + "\n\n".join(sections))
-    print(f"\nwrote {out.relative_to(servers.ROOT) if out.is_relative_to(servers.ROOT) else out}")
+    env = report["environment"]
+    sections.insert(0, f"Run {env['when']} at commit {env['commit']}, {env['cpus']} CPUs, load average before "
+                       f"{', '.join(f'{x:.2f}' for x in env['loadavg'])}; wrk -t2, {args.duration:g} s per run, "
+                       f"median of {args.repeats}.")
+    markdown = "\n\n".join(sections) + "\n"
+    out.with_suffix(".md").write_text(markdown)
+    print("\n" + markdown)
+    print(f"wrote {out.relative_to(servers.ROOT) if out.is_relative_to(servers.ROOT) else out} (and .md)")
     return 0
 
 

@@ -91,6 +91,8 @@ LOAD_SERVERS: dict[str, ServerSpec] = {
     for spec in (
         ServerSpec("mock", "crosmos-mock as users start it (validation, ledger, self-check, access log)",
                    python_module("mockserver")),
+        ServerSpec("mock-no-journal", "crosmos-mock --journal-size 0 (no shared request journal)",
+                   lambda port: [*python_module("mockserver")(port), "--journal-size", "0"]),
         ServerSpec("prism", "Prism 5.16 static, default flags (info logging)", prism()),
         ServerSpec("prism-silent", "Prism 5.16 static, -v silent", prism("-v", "silent")),
         ServerSpec("prism-dynamic", "Prism 5.16 dynamic (-d), default logging", prism("-d")),

@@ -29,7 +29,8 @@ def hello_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
     return [HELLO_BODY]
 
 
-def build_app(name: str, access_log: bool) -> WSGIApp:
+def build_app(name: str, access_log: bool, **settings: Any) -> WSGIApp:
+    """``settings`` override fields of ``MockSettings`` (the profile prices optional stages this way)."""
     if name == "hello":
         return hello_app
     if name == "flask-hello":
@@ -40,7 +41,7 @@ def build_app(name: str, access_log: bool) -> WSGIApp:
         return flask_app  # type: ignore[return-value]
     from mockserver.app import MockSettings, create_app
 
-    return create_app(MockSettings(access_log=access_log))  # type: ignore[return-value]
+    return create_app(MockSettings(access_log=access_log, **settings))  # type: ignore[return-value]
 
 
 def serve_gunicorn(app: WSGIApp, port: int, workers: int, threads: int, worker_class: str) -> None:
