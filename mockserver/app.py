@@ -250,6 +250,11 @@ def dispatch(path: str) -> Response:
             trace.request_outcome = "unauthenticated"
             return replies.invalid_credentials()
     org = trace.org = credential.org_key
+    if verdict.errors:
+        trace.request_outcome = "invalid"
+        trace.problems = summarize_errors(verdict.errors)
+    else:
+        trace.request_outcome = "valid"
     try:
         preferences = prefer.read(request.headers, request.query_string, request.args)
     except PreferenceError as exc:
@@ -267,10 +272,7 @@ def dispatch(path: str) -> Response:
         if refusal is not None:
             return refusal
     if verdict.errors:
-        trace.request_outcome = "invalid"
-        trace.problems = summarize_errors(verdict.errors)
         return replies.validation_error(verdict.errors)
-    trace.request_outcome = "valid"
     try:
         if operation.is_usage:
             response = serve_usage(mock, operation, verdict, credential, scenario, preferences)
@@ -288,7 +290,7 @@ def dispatch(path: str) -> Response:
 def _preference_problem(exc: PreferenceError) -> Response:
     trace = current_trace()
     trace.response_outcome = "mock-error"
-    trace.problems = [exc.detail]
+    trace.problems = [*trace.problems, exc.detail]
     return replies.problem(exc.kind, exc.title, 400, exc.detail, valid=exc.valid)
 
 

@@ -278,7 +278,7 @@ def reload() -> Response:
 
 @blueprint.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE"])
 def unknown(rest: str) -> Response:
-    path = "/" + rest.rstrip("/")
+    path = "/" + rest
     if path in ROUTES:
         allowed = ", ".join(sorted(ROUTES[path]))
         response = replies.problem("method-not-allowed", "Method not allowed", 405,

@@ -12,7 +12,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -90,31 +90,47 @@ class FaultSettings:
                 "error_status": self.error_status, "rate_limit": self.rate_limit}
 
     def updated(self, changes: Mapping[str, Any]) -> FaultSettings:
-        """These settings with ``changes`` (the JSON form) applied; ValueError names a bad field."""
-        unknown = set(changes) - {"latency", "error_rate", "error_status", "rate_limit"}
+        """These settings with ``changes`` (the JSON form) applied; ValueError names the bad field."""
+        unknown = set(changes) - set(_PARSERS)
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
-        latency, rate, status, limit = self.latency, self.error_rate, self.error_status, self.rate_limit
-        if "latency" in changes:
-            value = changes["latency"]
-            if value is not None and not isinstance(value, (str, int)):
-                raise ValueError("latency: a string such as '50-300ms', a number of ms, or null")
-            latency = None if value in (None, "", 0, "0") else parse_delay(str(value))
-        if "error_rate" in changes:
-            value = changes["error_rate"]
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise ValueError("error_rate: a number between 0 and 1, or a percentage string")
-            rate = parse_rate(str(value))
-        if "error_status" in changes:
-            value = changes["error_status"]
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError("error_status: an integer between 400 and 599")
-            status = check_error_status(value)
-        if "rate_limit" in changes:
-            if not isinstance(changes["rate_limit"], bool):
-                raise ValueError("rate_limit: true or false")
-            limit = changes["rate_limit"]
-        return FaultSettings(latency, rate, status, limit)
+        values: dict[str, Any] = {"latency": self.latency, "error_rate": self.error_rate,
+                                  "error_status": self.error_status,
+                                  "rate_limit": self.rate_limit}
+        for name, value in changes.items():
+            try:
+                values[name] = _PARSERS[name](value)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return FaultSettings(**values)
+
+
+def _latency_field(value: Any) -> tuple[int, int] | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+        raise ValueError("a string such as '50-300ms', a number of ms, or null")
+    return None if value in (None, "", 0, "0") else parse_delay(str(value))
+
+
+def _rate_field(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("a number between 0 and 1, or a percentage string")
+    return parse_rate(str(value))
+
+
+def _status_field(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("an integer between 400 and 599")
+    return check_error_status(value)
+
+
+def _flag_field(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {"latency": _latency_field, "error_rate": _rate_field,
+                                             "error_status": _status_field, "rate_limit": _flag_field}
 
 
 def pick_delay(delay: tuple[int, int]) -> float:
