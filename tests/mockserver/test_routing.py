@@ -1,0 +1,43 @@
+"""Contract requests bypass Flask's URL map (a speed-up); the control API keeps Flask's routing.
+
+The mock matches every path against the contract's own operation index, so a path Flask would
+have claimed for itself (its default ``/static/``) belongs to the contract now.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from mockserver.app import create_app
+
+AUTH = {"Authorization": "Bearer csk_routing_12345678"}
+
+
+@pytest.fixture(scope="module")
+def app() -> Flask:
+    return create_app(seed=1, access_log=False, journal_size=0)
+
+
+def test_contract_paths_are_served_without_a_url_rule(app: Flask) -> None:
+    response = app.test_client().get("/api/v1/usage", headers=AUTH)
+    assert response.status_code == 200
+    assert response.get_json()["plan"]
+
+
+def test_flask_claims_no_path_of_the_contracts_own(app: Flask) -> None:
+    response = app.test_client().get("/static/dashboard.css", headers=AUTH)
+    assert (response.status_code, response.get_json()) == (404, {"detail": "Not Found"})
+
+
+def test_the_control_api_and_its_assets_keep_flasks_routing(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/__mock/health").status_code == 200
+    assert client.get("/__mock/static/dashboard.css").status_code == 200
+    assert client.get("/__mock/no-such-thing").status_code == 404
+
+
+def test_methods_the_contract_lacks_still_get_405_with_allow(app: Flask) -> None:
+    response = app.test_client().post("/api/v1/usage", headers=AUTH)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
