@@ -191,11 +191,25 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def lean_log_records() -> None:
+    """Stop filling log record fields that no format of the mock prints (caller, thread, process).
+
+    The access log writes a line per request, and the stdlib computes these for every record
+    unless told not to (the logging HOWTO's "Optimization" section): a stack walk to find the
+    caller among them, about 5 of ~115 CPU µs per request here. The line itself is unchanged.
+    """
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # documented knob: no findCaller() per record
+
+
 def serve(app: Flask, options: ServerOptions) -> None:
     """Run the production server in the foreground until SIGINT/SIGTERM."""
     check_port_free(options.host, options.port)
     if options.engine not in ENGINES:
         raise ValueError(f"unknown server engine {options.engine!r} (one of {', '.join(ENGINES)})")
+    lean_log_records()
     freeze_startup_objects()
     if options.engine == "gunicorn":
         _serve_gunicorn(app, options)
