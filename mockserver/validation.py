@@ -80,9 +80,10 @@ class ContractValidator:
     def check_request(self, request: Request, operation: Operation) -> RequestVerdict:
         key: tuple[Any, ...] | None = None
         if operation.cacheable_validation:
-            auth = request.headers.get("Authorization", "")
-            key = (operation.method, request.path, request.query_string, auth.partition(" ")[0].lower(),
-                   bool(auth.partition(" ")[2].strip()))
+            environ = request.environ  # read once: every request.<attr> through Flask's proxy is a lookup
+            scheme, _, credentials = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+            key = (operation.method, request.path, environ.get("QUERY_STRING", ""), scheme.lower(),
+                   bool(credentials.strip()))
             cached = self._requests.get(key)
             if cached is not None:
                 return cached
