@@ -42,6 +42,9 @@ def serve_app(app: Any, *, start_timeout: float = START_TIMEOUT_S) -> Iterator[s
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    # uvicorn sets TCP_NODELAY only on sockets it binds itself; accepted sockets inherit it from
+    # this one. Without it every keep-alive reply waits ~40 ms for a delayed ACK (Nagle).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             timeout_graceful_shutdown=int(STOP_TIMEOUT_S))
