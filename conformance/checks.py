@@ -201,8 +201,12 @@ def _status(verdict: Judgement, expectation: Expectation, response: ReceivedResp
         else:
             verdict.evaluated.add("STATUS-001")
         for param in expectation.doubtful:
-            judged = f"; judged as {param.value.isoformat()}" if param.value else ""
-            verdict.note("STATUS-004", f"Accepted {param.shown} (lax date parsing, as pydantic does){judged}")
+            if param.value is not None:
+                verdict.note("STATUS-004", f"Accepted {param.shown} (lax date parsing, as pydantic does); "
+                                           f"judged as {param.value.isoformat()}")
+            else:
+                verdict.note("STATUS-004", f"Accepted {param.shown} (a value servers may read differently, "
+                                           "e.g. as absent; not judged)")
     elif status == 422:
         if may_reject:
             _names_parameter(verdict, response, DATE_PARAMS + expectation.unknown_params)
