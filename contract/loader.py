@@ -75,6 +75,7 @@ def _parse(file: Path, text: bytes) -> Any:
 def _resolve(file: Path) -> dict[str, Any]:
     import prance
 
+    _forget_fetched_files()
     try:
         parser = prance.ResolvingParser(
             str(file.resolve()), backend="openapi-spec-validator", strict=False, lazy=True
@@ -86,6 +87,16 @@ def _resolve(file: Path) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise ContractError(f"{file}: the document did not resolve to an object")
     return spec
+
+
+def _forget_fetched_files() -> None:
+    """prance keeps every file it fetched in a process-wide cache (``fetch_url``'s default argument),
+    so loading an edited file again would resolve the old text under the new text's sha256."""
+    from prance.util import url as prance_url
+
+    cache = (prance_url.fetch_url.__defaults__ or (None,))[0]
+    if isinstance(cache, dict):
+        cache.clear()
 
 
 def _one_line(exc: BaseException) -> str:

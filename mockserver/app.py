@@ -244,8 +244,6 @@ def state() -> MockState:
 def dispatch(path: str) -> Response:
     mock = state()
     trace = g.trace = Trace()
-    if mock.watcher is not None:
-        mock.watcher.poll()
     snapshot = mock.store.snapshot()
     fault_settings = mock.fault_settings(snapshot)
     if fault_settings.active:
@@ -586,8 +584,11 @@ def _internal_error(error: Exception) -> Response:
 
 def _start() -> Response | None:
     g.started = time.perf_counter()
+    mock = state()
+    if mock.watcher is not None:  # every request, so health and the dashboard see an edit too
+        mock.watcher.poll()
     if request.method == "OPTIONS":
-        return state().cors.preflight(request)
+        return mock.cors.preflight(request)
     return None
 
 

@@ -111,17 +111,17 @@ def main(host: str, port: int, spec: Path | None, seed: int, workers: int, threa
 def _check_combinations(upstream: str | None, strict: bool, scenario: str, live_usage: tuple[str, int] | None,
                         rate_limit: bool) -> None:
     if strict and upstream is None:
-        raise click.BadParameter("--strict judges an upstream's replies; add --upstream URL", param_hint="--strict")
+        raise click.BadParameter("--strict judges an upstream's replies; add --upstream URL", param_hint="'--strict'")
     if upstream is None:
         return
     if scenario != scenarios.DEFAULT:
         raise click.BadParameter("the upstream's data is served in proxy mode, not a scenario",
-                                 param_hint="--scenario")
+                                 param_hint="'--scenario'")
     if live_usage is not None:
-        raise click.BadParameter("the upstream counts its own usage in proxy mode", param_hint="--live-usage")
+        raise click.BadParameter("the upstream counts its own usage in proxy mode", param_hint="'--live-usage'")
     if rate_limit:
         raise click.BadParameter("the upstream applies its own rate limits in proxy mode",
-                                 param_hint="--rate-limit-emulation")
+                                 param_hint="'--rate-limit-emulation'")
 
 
 def _describe(settings: FaultSettings) -> str:

@@ -1,0 +1,162 @@
+"""Proxy mode: forward to a real server, judge every exchange, record or refuse what breaks the contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+from werkzeug.wrappers import Request, Response
+
+from mockserver.app import create_app
+from mockserver.cli import main
+from mockserver.server import running_mock
+from tests.mockserver.frontend import TOKEN, USAGE, assert_problem, auth, journal, reset, serving
+
+REFERENCE = create_app(seed=12, access_log=False, journal_size=0, control=False, reload=False)
+MODE: dict[str, str] = {"name": "good"}
+
+
+def upstream_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """A backend whose behaviour the test chooses: correct (the mock itself), or one defect at a time."""
+    mode, request = MODE["name"], Request(environ)
+    if mode == "crash":
+        return Response("boom", 500, mimetype="text/plain")(environ, start_response)
+    reply = Response.from_app(REFERENCE, environ)
+    if mode == "wrong-body" and reply.status_code == 200:
+        body = json.loads(reply.get_data())
+        body["tokens"]["remaining"] = -5
+        body["rate_limit_rpm"] = str(body["rate_limit_rpm"])
+        reply.set_data(json.dumps(body))
+    if mode == "lax" and reply.status_code in (401, 422):  # serves data to anyone, for any dates
+        ok = Response.from_app(REFERENCE, {**environ, "QUERY_STRING": "", "HTTP_AUTHORIZATION": f"Bearer {TOKEN}"})
+        reply = Response(ok.get_data(), 200, mimetype="application/json")
+    if request.path == "/api/v1/echo":
+        reply = Response(json.dumps({"auth": request.headers.get("Authorization")}), 200, mimetype="application/json")
+    return reply(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with serving(upstream_app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream: str) -> Iterator[str]:
+    with running_mock(extra_args=["--upstream", upstream]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def strict_proxy(upstream: str) -> Iterator[str]:
+    with running_mock(extra_args=["--upstream", upstream, "--strict"]) as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    MODE["name"] = "good"
+    yield
+    MODE["name"] = "good"
+    for name in ("proxy", "strict_proxy"):
+        if name in request.fixturenames:
+            reset(request.getfixturevalue(name))
+
+
+def _usage(base_url: str, query: str = "", headers: dict[str, str] | None = None) -> requests.Response:
+    return requests.get(f"{base_url}{USAGE}{query}", headers=auth() if headers is None else headers, timeout=10)
+
+
+def test_a_conforming_upstream_passes_through_untouched(proxy: str) -> None:
+    response = _usage(proxy)
+    assert response.status_code == 200 and "X-Mock-Violations" not in response.headers
+    assert response.json() == REFERENCE.test_client().get(USAGE, headers=auth()).get_json()
+    assert len(response.raw.headers.getlist("Date")) == 1  # ours, not the upstream's as well
+    entry = journal(proxy)[0]
+    assert (entry["mode"], entry["request"], entry["response"], entry["problems"]) == ("proxy", "valid", "valid", [])
+    health = requests.get(f"{proxy}/__mock/health", timeout=5).json()
+    assert health["mode"] == "proxy" and health["strict"] is False
+
+
+def test_a_body_that_breaks_the_rules_is_recorded_and_flagged(proxy: str) -> None:
+    MODE["name"] = "wrong-body"
+    response = _usage(proxy)
+    assert response.status_code == 200 and response.json()["tokens"]["remaining"] == -5  # passed on as received
+    assert int(response.headers["X-Mock-Violations"]) >= 2
+    entry = journal(proxy)[0]
+    assert entry["response"] == "violations"
+    problems = " | ".join(entry["problems"])
+    assert "METRIC-004" in problems and "rate_limit_rpm" in problems
+
+
+def test_strict_mode_answers_502_with_the_violations(strict_proxy: str) -> None:
+    MODE["name"] = "wrong-body"
+    body = assert_problem(_usage(strict_proxy), 502, "contract-violation")
+    assert body["upstream_status"] == 200
+    assert any(v.startswith("METRIC-004") for v in body["violations"])
+    MODE["name"] = "good"
+    assert _usage(strict_proxy).status_code == 200
+
+
+@pytest.mark.parametrize(("mode", "query", "headers", "rule"), [
+    ("crash", "", None, "STATUS-002"),
+    ("lax", "?start_date=2026-02-30", None, "STATUS-004"),
+    ("lax", "?start_date=2026-03-10&end_date=2026-03-01", None, "PERIOD-005"),
+    ("lax", "", {}, "AUTH-001"),
+])
+def test_what_the_request_implies_is_checked(strict_proxy: str, mode: str, query: str,
+                                             headers: dict[str, str] | None, rule: str) -> None:
+    MODE["name"] = mode
+    body = assert_problem(_usage(strict_proxy, query, headers), 502, "contract-violation")
+    assert body["violations"][0].startswith(rule), body
+
+
+def test_the_upstreams_own_refusals_are_fine(proxy: str) -> None:
+    assert _usage(proxy, headers={}).status_code == 401
+    assert _usage(proxy, "?end_date=2026-13-01").status_code == 422
+    entries = journal(proxy)
+    assert [(e["status"], e["request"], e["response"]) for e in entries] == [
+        (422, "invalid", "valid"), (401, "unauthenticated", "valid")]
+
+
+def test_paths_outside_the_contract_are_forwarded_unchecked(proxy: str) -> None:
+    echo = requests.get(f"{proxy}/api/v1/echo", headers=auth(), timeout=5)
+    assert echo.json() == {"auth": f"Bearer {TOKEN}"}  # headers reach the upstream
+    entry = journal(proxy)[0]
+    assert (entry["request"], entry["response"]) == ("not-in-contract", "unchecked")
+    assert TOKEN not in json.dumps(journal(proxy))
+
+
+def test_an_unreachable_upstream_is_a_502_of_the_mocks_own() -> None:
+    app = create_app(upstream="http://127.0.0.1:9", access_log=False, reload=False)
+    response = app.test_client().get(USAGE, headers=auth())
+    assert response.status_code == 502 and response.mimetype == "application/problem+json"
+    assert response.get_json()["type"].endswith("/upstream-unreachable")
+
+
+def test_violations_are_logged_without_the_token(upstream: str, caplog: pytest.LogCaptureFixture) -> None:
+    MODE["name"] = "wrong-body"
+    app = create_app(upstream=upstream, access_log=False, reload=False)
+    with caplog.at_level(logging.WARNING, logger="mockserver.access"):
+        response = app.test_client().get(f"{USAGE}?token={TOKEN}", headers=auth())
+    assert response.status_code == 200
+    logged = caplog.text
+    assert "contract violation by the upstream" in logged and "METRIC-004" in logged
+    assert TOKEN not in logged
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--strict"], "--strict"), (["--upstream", "ftp://example.com"], "--upstream"),
+    (["--upstream", "http://127.0.0.1:8000", "--scenario", "fresh"], "--scenario"),
+    (["--upstream", "http://127.0.0.1:8000", "--live-usage", "queries"], "--live-usage"),
+    (["--upstream", "http://127.0.0.1:8000", "--rate-limit-emulation"], "--rate-limit-emulation"),
+])
+def test_proxy_options_that_make_no_sense_are_one_clear_error(args: list[str], option: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output, result.output

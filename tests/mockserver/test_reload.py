@@ -1,0 +1,122 @@
+"""Reload: edits of the contract file are served without a restart; a broken edit changes nothing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from contract import default_contract_path, load_contract
+from mockserver.app import create_app
+from mockserver.reload import ContractWatcher
+from mockserver.server import running_mock
+from tests.mockserver.frontend import USAGE, assert_problem, auth, control
+
+ORIGINAL: dict[str, Any] = json.loads(default_contract_path().read_text())
+PING = {"get": {"operationId": "ping", "security": [], "responses": {"200": {
+    "description": "pong", "content": {"application/json": {
+        "schema": {"type": "object", "required": ["pong"], "properties": {"pong": {"type": "boolean"}}},
+        "example": {"pong": True}}}}}}}
+
+
+def _with_ping() -> dict[str, Any]:
+    document = copy.deepcopy(ORIGINAL)
+    document["paths"]["/api/v1/ping"] = PING
+    return document
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 6.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the mock did not pick up the edit in time"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path: Path = tmp_path_factory.mktemp("contract") / "openapi.json"
+    path.write_text(json.dumps(ORIGINAL))
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_url(spec: Path) -> Iterator[str]:
+    with running_mock(spec=spec, workers=2) as url:
+        yield url
+
+
+def _ping_statuses(base_url: str, count: int = 12) -> set[int]:
+    return {requests.get(f"{base_url}/api/v1/ping", timeout=5).status_code for _ in range(count)}
+
+
+def test_an_edit_is_served_by_every_worker_then_a_broken_edit_changes_nothing(base_url: str, spec: Path) -> None:
+    first = control(base_url, "GET", "/health").json()["contract"]
+    assert first["watching"] is True and first["reload_error"] is None
+    assert _ping_statuses(base_url) == {404}
+
+    spec.write_text(json.dumps(_with_ping()))
+    _eventually(lambda: _ping_statuses(base_url) == {200})
+    assert requests.get(f"{base_url}/api/v1/ping", timeout=5).json() == {"pong": True}
+    health = control(base_url, "GET", "/health").json()["contract"]
+    assert health["sha256"] != first["sha256"] and health["reloads"] == 1
+    assert health["operations"] == ["GET /api/v1/ping", "GET /api/v1/usage"]
+
+    spec.write_text('{"openapi": "3.1.0", "paths": ')  # saved half-way through an edit
+    _eventually(lambda: all(control(base_url, "GET", "/health").json()["status"] == "degraded" for _ in range(6)))
+    broken = control(base_url, "GET", "/health").json()["contract"]
+    assert str(spec) in broken["reload_error"] and "still serving the last good version" in broken["reload_error"]
+    assert _ping_statuses(base_url) == {200}
+    assert requests.get(f"{base_url}{USAGE}", headers=auth(), timeout=5).status_code == 200
+
+    spec.write_text(json.dumps(ORIGINAL))
+    _eventually(lambda: _ping_statuses(base_url) == {404})
+    _eventually(lambda: all(control(base_url, "GET", "/health").json()["status"] == "ok" for _ in range(6)))
+
+
+def test_reload_can_be_asked_for_at_once(base_url: str, spec: Path) -> None:
+    response = control(base_url, "POST", "/reload")
+    assert response.status_code == 200 and response.json()["reload_error"] is None
+    assert response.json()["worker"] == int(response.headers["X-Mock-Worker"])
+
+
+def test_without_reload_the_first_version_stays(tmp_path: Path) -> None:
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(ORIGINAL))
+    app = create_app(spec=spec, reload=False, access_log=False, journal_size=0)
+    spec.write_text(json.dumps(_with_ping()))
+    time.sleep(0.6)
+    client = app.test_client()
+    assert client.get("/api/v1/ping").status_code == 404
+    assert client.get("/__mock/health").get_json()["contract"]["watching"] is False
+    refused = client.post("/__mock/reload")
+    assert refused.status_code == 409 and refused.get_json()["type"].endswith("/reload-off")
+
+
+def test_the_watcher_checks_at_most_once_per_interval(tmp_path: Path) -> None:
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(ORIGINAL))
+    loaded: list[str] = []
+    watcher = ContractWatcher(load_contract(spec), lambda contract: loaded.append(contract.sha256), interval=60)
+    spec.write_text(json.dumps(_with_ping()))
+    watcher.poll()
+    assert loaded == []  # within the interval: not even a stat
+    watcher.force()
+    assert len(loaded) == 1 and watcher.reloads == 1
+    spec.write_text(json.dumps(_with_ping()) + "\n\n")  # new bytes, same content once parsed: sha differs
+    watcher.force()
+    assert len(loaded) == 2
+    watcher.force()  # nothing changed
+    assert len(loaded) == 2
+    spec.unlink()
+    watcher.force()
+    assert watcher.error is not None and "no such file" in watcher.error
+
+
+def test_an_unknown_reload_path_is_not_a_control_endpoint(base_url: str) -> None:
+    assert_problem(control(base_url, "GET", "/reload"), 405, "method-not-allowed")
