@@ -8,6 +8,7 @@ by a timeout, and every server listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -45,11 +46,13 @@ def certify_once(base_url: str, token: str, profile: str) -> dict[str, Any]:
     """One ``crosmos-conformance run``; wall time, exit code and what its JSON report says it did."""
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "report.json"
-        command = [_script("crosmos-conformance"), "run", "--base-url", base_url, "--token", token,
-                   "--profile", profile, "--seed", str(SEED), "--json", str(report_path)]
+        # ``crosmos-conformance`` of *this* tree (the console script would import the installed copy)
+        command = [sys.executable, "-c", "from conformance.cli import main; main(prog_name='crosmos-conformance')",
+                   "run", "--base-url", base_url, "--token", token, "--profile", profile, "--seed", str(SEED),
+                   "--json", str(report_path)]
         began = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
-                              cwd=tmp)
+                              cwd=tmp, env={**os.environ, "PYTHONPATH": str(servers.ROOT)})
         elapsed = time.perf_counter() - began
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
     outcome: dict[str, Any] = {"wall_s": elapsed, "exit_code": done.returncode,

@@ -115,14 +115,17 @@ REFERENCE = ServerSpec(
 def variant(app: str, server: str) -> ServerSpec:
     """``app`` (mock, hello, flask-hello) under one candidate WSGI server, for the server choice.
 
-    ``server`` is a name of ``bench.variants.SERVERS``, optionally with ``/WORKERSxTHREADS``
-    (``granian/1x1``); without it the production server's defaults apply.
+    ``server`` is a name of ``bench.variants.SERVERS``, optionally with ``/WORKERSxTHREADS`` and
+    ``@SWITCH_INTERVAL`` (``granian/2x4@0.001``); without them the production server's defaults apply.
     """
     name, _, shape = server.partition("/")
+    shape, _, switch = shape.partition("@")
     extra = []
     if shape:
         workers, _, threads = shape.partition("x")
         extra = ["--workers", workers, "--threads", threads or "1"]
+    if switch:
+        extra += ["--switch-interval", switch]
     command = python_module("bench.variants", "--app", app, "--server", name, *extra)
     return ServerSpec(f"{app}@{server}", f"{app} under {server}", command,
                       path=USAGE_PATH if app == "mock" else "/x")

@@ -80,10 +80,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: the production server's")
     parser.add_argument("--threads", type=int, default=None, help="default: the production server's")
     parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="sys.setswitchinterval in seconds (GIL hand-over between a worker's threads)")
     args = parser.parse_args(argv)
     # The same logging the CLI sets up: one INFO line per request on stderr.
     logging.basicConfig(level="INFO", stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build_app(args.app, access_log=not args.no_access_log)
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     from mockserver.server import ServerOptions, serve
 
     defaults = ServerOptions()
