@@ -243,26 +243,27 @@ def state() -> MockState:
 
 def dispatch(path: str) -> Response:
     mock = state()
+    req = _current_request()
     trace = g.trace = Trace()
     snapshot = mock.store.snapshot()
     fault_settings = mock.fault_settings(snapshot)
     if fault_settings.active:
         trace.faults = fault_settings
     runtime = mock.runtime
-    match = runtime.index.match(request.method, request.path)
+    match = runtime.index.match(req.method, req.path)
     if mock.proxy is not None:
         return serve_proxy(mock, runtime, match.operation, fault_settings)
     if match.operation is None:
         trace.request_outcome = "not-in-contract"
         return replies.method_not_allowed(match.allowed) if match.allowed else replies.not_found()
     operation = match.operation
-    verdict = runtime.validator.check_request(request, operation)
+    verdict = runtime.validator.check_request(req, operation)
     credential = _ANONYMOUS
     if verdict.security_failed:
         trace.request_outcome = "unauthenticated"
         return replies.not_authenticated()
     if operation.bearer_auth:
-        credential = authenticate(request.headers.get("Authorization"))
+        credential = authenticate(req.environ.get("HTTP_AUTHORIZATION"))
         if credential.outcome is AuthOutcome.NOT_AUTHENTICATED:
             trace.request_outcome = "unauthenticated"
             return replies.not_authenticated()
@@ -276,7 +277,7 @@ def dispatch(path: str) -> Response:
     else:
         trace.request_outcome = "valid"
     try:
-        preferences = prefer.read(request.headers, request.query_string, request.args)
+        preferences = prefer.read(req.environ, lambda: req.args)
     except PreferenceError as exc:
         return _preference_problem(exc)
     trace.preferences = preferences
@@ -300,6 +301,8 @@ def dispatch(path: str) -> Response:
             response = serve_documented(mock, operation, preferences)
     except PreferenceError as exc:
         return _preference_problem(exc)
+    if trace.response_outcome is None:
+        trace.response_outcome = "valid"  # generated and self-checked (or the reference's own 422)
     if mock.live is not None and 200 <= response.status_code < 300:
         mock.live.count_call(org, mock.settings.clock())
     if preferences is not None:
@@ -334,12 +337,12 @@ def _inject_faults(mock: MockState, settings: FaultSettings, scenario: str, org:
 def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, credential: Credential,
                 scenario: str = DEFAULT, preferences: Preferences | None = None) -> Response:
     today = mock.settings.clock()
-    trace = current_trace()
     given_start, given_end = verdict.values.get("start_date"), verdict.values.get("end_date")
     start, end = rules.default_period(today, given_start, given_end)
     if not rules.window_is_valid(start, end):
         name = "start_date" if given_start is not None else "end_date"
         raw = request.args.getlist(name)[-1]
+        trace = current_trace()
         trace.request_outcome = "invalid"
         trace.problems = [f"query.{name}: start_date must be on or before end_date"]
         return replies.validation_error([_inverted_window(name, raw)])
@@ -361,7 +364,6 @@ def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, 
         cached = (response.status_code, response.get_data(), response.mimetype or "application/json")
         if not org.startswith("dynamic:"):
             runtime.responses.put(key, cached)
-    trace.response_outcome = "valid"
     reply = Response(cached[1], status=cached[0], mimetype=cached[2])
     if scenario != DEFAULT:
         reply.headers[SCENARIO_RESPONSE_HEADER] = scenario
@@ -594,19 +596,26 @@ def _start() -> Response | None:
 
 def _finish(response: Response) -> Response:
     mock = state()
+    req = _current_request()
     trace: Trace | None = g.get("trace")
     target = None
     if trace is not None:
         _delay(trace)
         if mock.journal.enabled:
-            target = _redacted_target()
-            _journal(mock, trace, response, target)
-    mock.cors.decorate(request, response)
+            target = _redacted_target(req)
+            _journal(mock, trace, req, response, target)
+    mock.cors.decorate(req, response)
     if mock.settings.access_log and log.isEnabledFor(logging.INFO):
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %s %d %.1fms", request.remote_addr, request.method, target or _redacted_target(),
+        log.info("%s %s %s %d %.1fms", req.remote_addr, req.method, target or _redacted_target(req),
                  response.status_code, elapsed)
     return response
+
+
+def _current_request() -> Request:
+    """The request itself: each ``request.x`` through Flask's proxy is a context lookup of its own."""
+    real: Request = request._get_current_object()  # type: ignore[attr-defined]
+    return real
 
 
 def _delay(trace: Trace) -> None:
@@ -619,26 +628,26 @@ def _delay(trace: Trace) -> None:
         time.sleep(faults.pick_delay(delay))
 
 
-def _journal(mock: MockState, trace: Trace, response: Response, target: str) -> None:
+def _journal(mock: MockState, trace: Trace, req: Request, response: Response, target: str) -> None:
     elapsed = (time.perf_counter() - trace.started) * 1000
     problems = trace.problems
     if problems:
-        token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
+        token = (req.headers.get("Authorization") or "").partition(" ")[2].strip()
         problems = [redact(problem, token) for problem in problems]
     outcome = trace.response_outcome
     if outcome is None:  # the contract's own refusals (401, 404, 405, 422) are the reference's replies
         outcome = "valid" if trace.mode == "mock" and trace.request_outcome != "unchecked" else "unchecked"
     mock.journal.record(Entry(
-        time.time(), request.method, target, response.status_code, round(elapsed, 1), trace.mode, _PID(),
-        trace.org, trace.scenario, trace.request_outcome, outcome, problems, trace.fault))
+        time.time(), req.method, target, response.status_code, round(elapsed, 1), trace.mode, _PID(),
+        trace.org, trace.scenario, trace.request_outcome, outcome, tuple(problems), trace.fault))
 
 
-def _redacted_target() -> str:
+def _redacted_target(req: Request) -> str:
     """The request's path and query for logs and the journal, credentials masked."""
-    target = request.full_path if request.query_string else request.path
+    target = req.full_path if req.query_string else req.path
+    authorization = req.headers.get("Authorization")
     if "=" not in target and "csk_" not in target and "eyJ" not in target:
-        token = bearer_token(request.headers.get("Authorization"))
+        token = bearer_token(authorization)
         if not token or token not in target:
             return target  # nothing that could be a credential: skip the regex
-    token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
-    return redact(target, token)
+    return redact(target, (authorization or "").partition(" ")[2].strip())

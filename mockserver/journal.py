@@ -16,8 +16,8 @@ Control-API requests are not journaled: a polling dashboard would push out what 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
+import marshal
 import mmap
 import struct
 import threading
@@ -35,11 +35,13 @@ _SEQ = struct.Struct("<Q")
 _LEN = struct.Struct("<I")
 _DATA_AT = _SEQ.size + _LEN.size
 _MAX_DATA = SLOT_BYTES - _DATA_AT - _SEQ.size
-_encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=) builds one per call
 
 
 class Entry(NamedTuple):
-    """One journal entry; stored as a JSON array (no per-field work on the hot path)."""
+    """One journal entry; stored with :mod:`marshal` (a quarter of what JSON costs on the hot path).
+
+    The rings are written and read by the same interpreter, in a directory only this server uses.
+    """
 
     at: float  # Unix time; ISO 8601 UTC when read
     method: str
@@ -52,12 +54,12 @@ class Entry(NamedTuple):
     scenario: str | None = None
     request: str = "unchecked"  # valid | invalid | unauthenticated | not-in-contract | unchecked
     response: str = "unchecked"  # valid | violations | fault | mock-error | unchecked
-    problems: Sequence[str] = ()  # request errors and response violations
+    problems: tuple[str, ...] = ()  # request errors and response violations
     fault: str | None = None  # latency | error-rate | rate-limit, when one was injected
 
 
 class _Ring:
-    """This process's ring: slot = [seq][length][JSON …][seq]; seq 0 marks a slot being written."""
+    """This process's ring: slot = [seq][length][entry …][seq]; seq 0 marks a slot being written."""
 
     def __init__(self, path: Path, slots: int) -> None:
         self.slots = slots
@@ -95,7 +97,7 @@ class Journal:
     def record(self, entry: Entry) -> None:
         if self.size <= 0:
             return
-        data = _encode(entry).encode()
+        data = marshal.dumps(tuple(entry))
         if len(data) > _MAX_DATA:
             data = _shrunk(entry)
         with self._lock:
@@ -118,11 +120,11 @@ class Journal:
 
 def _shrunk(entry: Entry) -> bytes:
     """An entry too long for a slot: fewer and shorter problems, then a shorter path."""
-    problems = [problem[:300] for problem in entry.problems[:3]]
-    smaller = entry._replace(problems=[*problems, f"… {len(entry.problems)} in all"], path=entry.path[:512])
-    data = _encode(smaller).encode()
+    problems = tuple(problem[:300] for problem in entry.problems[:3])
+    smaller = entry._replace(problems=(*problems, f"… {len(entry.problems)} in all"), path=entry.path[:512])
+    data = marshal.dumps(tuple(smaller))
     if len(data) > _MAX_DATA:
-        data = _encode(smaller._replace(problems=[f"{len(entry.problems)} problems"])).encode()
+        data = marshal.dumps(tuple(smaller._replace(problems=(f"{len(entry.problems)} problems",))))
     return data
 
 
@@ -146,15 +148,16 @@ def _read_ring(path: Path) -> list[tuple[float, int, int, list[Any]]]:
         if head == 0 or head != tail:
             continue
         (length,) = _LEN.unpack_from(blob, offset + _SEQ.size)
-        with contextlib.suppress(ValueError):
-            row = json.loads(blob[offset + _DATA_AT:offset + _DATA_AT + length])
-            if isinstance(row, list) and row and isinstance(row[0], (int, float)):
-                entries.append((float(row[0]), pid, head, row))
+        with contextlib.suppress(ValueError, EOFError, TypeError):
+            row = marshal.loads(blob[offset + _DATA_AT:offset + _DATA_AT + length])
+            if isinstance(row, tuple) and len(row) == len(Entry._fields) and isinstance(row[0], (int, float)):
+                entries.append((float(row[0]), pid, head, list(row)))
     return entries
 
 
 def _as_json(pid: int, seq: int, row: list[Any]) -> dict[str, Any]:
     entry = dict(zip(Entry._fields, row, strict=False))
+    entry["problems"] = list(entry["problems"])
     entry["at"] = datetime.fromtimestamp(entry["at"], UTC).isoformat(timespec="milliseconds")
     return {"id": f"{pid}-{seq}", **entry}
 

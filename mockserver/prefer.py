@@ -6,13 +6,13 @@ several ``Prefer`` headers are merged), the ``X-Mock-Scenario`` header, and the 
 headers. When the same choice is made twice, the query wins over ``Prefer``, which wins over
 ``X-Mock-Scenario``. Preferences the mock does not know are ignored, as RFC 7240 asks; a known
 preference with a bad value is refused, because silently ignoring a typo would show the wrong UI
-state. :func:`read` returns None at the cost of three lookups when a request names no choice.
+state. :func:`read` returns None at the cost of three dict lookups when a request names no choice.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -56,22 +56,28 @@ class PreferenceError(ValueError):
         self.kind, self.title, self.detail, self.valid = kind, title, detail, valid
 
 
-def read(headers: Mapping[str, str] | Any, query_string: bytes, args: Mapping[str, str] | Any) -> Preferences | None:
-    """The request's choices, or None when it names none (the common, cheap case)."""
-    prefer = headers.get("Prefer")
-    header_scenario = headers.get(SCENARIO_HEADER)
-    if prefer is None and header_scenario is None and b"__" not in query_string:
+def read(environ: Mapping[str, Any], args: Callable[[], Any]) -> Preferences | None:
+    """The request's choices, or None when it names none (the common case: three dict lookups).
+
+    ``environ`` is the WSGI environ (servers join repeated ``Prefer`` headers with commas);
+    ``args`` returns the parsed query, called only when a ``__`` fallback may be present.
+    """
+    prefer = environ.get("HTTP_PREFER")
+    header_scenario = environ.get("HTTP_X_MOCK_SCENARIO")
+    query = environ.get("QUERY_STRING", "")
+    if prefer is None and header_scenario is None and "__" not in query:
         return None
     raw: dict[str, str] = {}
     if header_scenario is not None:
         raw["scenario"] = header_scenario.strip()
     if prefer is not None:
-        for line in headers.getlist("Prefer") if hasattr(headers, "getlist") else [prefer]:
-            raw.update(parse_prefer(line))
-    for name, preference in QUERY_FALLBACKS.items():
-        values = args.getlist(name) if hasattr(args, "getlist") else [args[name]] if name in args else []
-        if values:
-            raw[preference] = values[-1]
+        raw.update(parse_prefer(prefer))
+    if "__" in query:
+        parsed = args()
+        for name, preference in QUERY_FALLBACKS.items():
+            values = parsed.getlist(name)
+            if values:
+                raw[preference] = values[-1]
     if not raw:
         return None
     return _interpret(raw)

@@ -36,8 +36,8 @@ def test_a_slot_caught_mid_write_is_skipped(tmp_path: Path) -> None:
         journal.record(_entry(1000.0 + i, worker=9, path=f"/{i}"))
     ring = tmp_path / "journal-9.ring"
     data = bytearray(ring.read_bytes())
-    data[64 + SLOT_BYTES + 20] ^= 0xFF  # damage the second entry's text...
-    data[64 + SLOT_BYTES - 8:64 + SLOT_BYTES] = b"\0" * 8  # ...and make the first look half-written
+    data[64 + SLOT_BYTES:64 + SLOT_BYTES + 8] = b"\0" * 8  # the second entry: its writer has just begun
+    data[64 + SLOT_BYTES - 8:64 + SLOT_BYTES] = (99).to_bytes(8, "little")  # the first: head and tail disagree
     ring.write_bytes(bytes(data))
     assert [e["path"] for e in journal.recent(10)] == ["/2"]
 
