@@ -198,7 +198,7 @@ def test_live_usage_needs_to_be_switched_on(base_url: str) -> None:
 ])
 def test_control_errors_are_problem_json_with_stable_types(base_url: str, method: str, path: str,
                                                            kwargs: dict[str, object], status: int, kind: str) -> None:
-    body = assert_problem(control(base_url, method, path, **kwargs), status, kind)  # type: ignore[arg-type]
+    body = assert_problem(control(base_url, method, path, **kwargs), status, kind)
     if kind == "unknown-scenario":
         assert body["valid"] == list(SCENARIOS)
     if kind == "unknown-control-endpoint":

@@ -170,7 +170,8 @@ def test_dynamic_bodies_of_any_document_follow_its_schema(pets_url: str) -> None
 def _read(headers: dict[str, str], query: str = "") -> Preferences | None:
     environ = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
     environ["QUERY_STRING"] = query
-    return prefer.read(environ, lambda: MultiDict([tuple(pair.split("=", 1)) for pair in query.split("&") if pair]))
+    pairs = [(name, value) for name, _, value in (pair.partition("=") for pair in query.split("&") if pair)]
+    return prefer.read(environ, lambda: MultiDict(pairs))
 
 
 def test_reading_preferences() -> None:

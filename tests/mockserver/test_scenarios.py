@@ -74,7 +74,7 @@ def test_each_scenario_shows_the_state_it_promises_over_the_billing_period(today
     metrics = rules.METRIC_NAMES
 
     def share(body: dict[str, Any], name: str) -> float:
-        return float(body[name]["used"]) / body[name]["limit"]
+        return float(body[name]["used"]) / float(body[name]["limit"])
 
     assert all(bodies["fresh"][m]["used"] == 0 and bodies["fresh"][m]["remaining"] == bodies["fresh"][m]["limit"]
                for m in metrics)
