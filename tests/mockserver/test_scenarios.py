@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -175,12 +177,19 @@ def test_a_plain_request_is_unchanged_by_the_scenario_machinery(base_url: str) -
     assert default.json() == plain.json()
 
 
-def test_server_wide_scenario_from_the_command_line() -> None:
-    with running_mock(seed=5, extra_args=["--scenario", "over-quota"]) as url:
+def test_a_server_wide_scenario_is_certified_by_the_conformance_suite() -> None:
+    """Set with --scenario (live usage on too), and judged by the kit's own suite at level full."""
+    with running_mock(seed=5, extra_args=["--scenario", "over-quota", "--live-usage", "tokens:1000"]) as url:
         body = requests.get(f"{url}{USAGE}", headers=auth(), timeout=5).json()
         assert body["tokens"]["used"] > body["tokens"]["limit"] and body["tokens"]["remaining"] == 0
-        fresh = requests.get(f"{url}{USAGE}", headers={**auth(), "X-Mock-Scenario": "fresh"}, timeout=5).json()
-        assert fresh["tokens"]["used"] == 0
+        headers = {**auth("csk_another_org_1234"), "X-Mock-Scenario": "fresh"}
+        assert requests.get(f"{url}{USAGE}", headers=headers, timeout=5).json()["tokens"]["used"] == 0
+        assert requests.get(f"{url}{USAGE}", headers=headers, timeout=5).json()["tokens"]["used"] == 1000  # live
+        run = subprocess.run([sys.executable, "-m", "conformance.cli", "run", "--base-url", url, "--token",
+                              "csk_certify_12345678", "--profile", "smoke", "--level", "full", "--seed", "1"],
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+        assert "CONFORMANT at level full" in run.stdout
 
 
 def test_an_unknown_scenario_on_the_command_line_is_one_clear_error() -> None:
