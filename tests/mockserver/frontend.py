@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from werkzeug.serving import make_server
 
@@ -21,10 +23,14 @@ OTHER_TOKEN = "csk_frontend_OTHER_0043"
 USAGE = "/api/v1/usage"
 PROBLEM = "application/problem+json"
 PROBLEM_BASE = "https://crosmos.dev/mock/problems/"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's; never a browser a tool downloads
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 TEST_OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+
+
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
 
 
 def auth(token: str = TOKEN) -> dict[str, str]:

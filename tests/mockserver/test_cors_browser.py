@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from mockserver.server import running_mock
-from tests.mockserver.frontend import TOKEN, USAGE, auth, chromium, serving
+from tests.mockserver.frontend import TOKEN, USAGE, auth, chromium, needs_chromium, serving
 
 PAGE = b"<!doctype html><title>frontend</title><h1>A frontend on another origin</h1>"
 FETCH = """async ([url, init]) => {
@@ -65,6 +65,7 @@ def _fetch_from(browser: Any, page_url: str, url: str, init: dict[str, Any]) -> 
 
 
 @pytest.mark.browser
+@needs_chromium
 def test_a_page_on_another_origin_reads_usage_with_its_token(browser: Any, page_origin: str, open_mock: str) -> None:
     init = {"headers": {"Authorization": f"Bearer {TOKEN}", "Prefer": "scenario=exhausted"}}
     result = _fetch_from(browser, f"{page_origin}/app", f"{open_mock}{USAGE}", init)
@@ -73,12 +74,14 @@ def test_a_page_on_another_origin_reads_usage_with_its_token(browser: Any, page_
 
 
 @pytest.mark.browser
+@needs_chromium
 def test_a_page_reads_the_contracts_401_too(browser: Any, page_origin: str, open_mock: str) -> None:
     result = _fetch_from(browser, f"{page_origin}/app", f"{open_mock}{USAGE}", {})
     assert result == {"status": 401, "body": '{"detail":"Not authenticated"}', "scenario": None, "auth": "Bearer"}
 
 
 @pytest.mark.browser
+@needs_chromium
 def test_a_page_drives_the_control_api_from_another_origin(browser: Any, page_origin: str, open_mock: str) -> None:
     init = {"method": "PUT", "headers": {"Content-Type": "application/json"}, "body": '{"scenario": "fresh"}'}
     result = _fetch_from(browser, f"{page_origin}/app", f"{open_mock}/__mock/scenario", init)
@@ -90,6 +93,7 @@ def test_a_page_drives_the_control_api_from_another_origin(browser: Any, page_or
 
 
 @pytest.mark.browser
+@needs_chromium
 def test_only_the_configured_origins_may_read(browser: Any, page_origin: str, narrow_mock: str) -> None:
     init = {"headers": {"Authorization": f"Bearer {TOKEN}"}}
     allowed = _fetch_from(browser, f"{page_origin}/app", f"{narrow_mock}{USAGE}", init)

@@ -14,9 +14,9 @@ import requests
 
 from mockserver.scenarios import SCENARIOS
 from mockserver.server import running_mock
-from tests.mockserver.frontend import TEST_OUTPUT, TOKEN, USAGE, auth, chromium, jwt
+from tests.mockserver.frontend import TEST_OUTPUT, TOKEN, USAGE, auth, chromium, jwt, needs_chromium
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture(scope="module")
