@@ -159,7 +159,23 @@ def judge(validator: ContractValidator, request: Request, operation: Operation, 
         if isinstance(body, dict):
             found.extend(str(v) for v in rules.check_usage_body(body, today_candidates=todays,
                                                                  start_param=start, end_param=end))
+    if status == 422 and verdict.errors and not found:
+        found.extend(_names_the_parameter(reply, verdict))
     return found
+
+
+def _names_the_parameter(reply: UpstreamReply, verdict: RequestVerdict) -> list[str]:
+    """STATUS-005: a 422 for a bad parameter says which one (``detail[].loc``)."""
+    try:
+        details = json.loads(reply.body).get("detail")
+    except (ValueError, AttributeError):
+        return []
+    expected = {tuple(d.get("loc", ())) for d in verdict.errors}
+    given = {tuple(d.get("loc", ())) for d in details if isinstance(d, Mapping)} if isinstance(details, list) else set()
+    if expected & given:
+        return []
+    return [f"STATUS-005: Received a 422 whose detail names {sorted(given) or 'nothing'} / Expected "
+            f"{' or '.join(str(list(loc)) for loc in sorted(expected))}"]
 
 
 def _as_response(reply: UpstreamReply) -> Response:

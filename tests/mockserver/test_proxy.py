@@ -35,6 +35,9 @@ def upstream_app(environ: dict[str, Any], start_response: Callable[..., Any]) ->
     if mode == "lax" and reply.status_code in (401, 422):  # serves data to anyone, for any dates
         ok = Response.from_app(REFERENCE, {**environ, "QUERY_STRING": "", "HTTP_AUTHORIZATION": f"Bearer {TOKEN}"})
         reply = Response(ok.get_data(), 200, mimetype="application/json")
+    if mode == "vague-422" and reply.status_code == 422:
+        reply = Response(json.dumps({"detail": [{"loc": ["body"], "msg": "bad", "type": "value_error"}]}), 422,
+                         mimetype="application/json")
     if request.path == "/api/v1/echo":
         reply = Response(json.dumps({"auth": request.headers.get("Authorization")}), 200, mimetype="application/json")
     return reply(environ, start_response)
@@ -108,6 +111,7 @@ def test_strict_mode_answers_502_with_the_violations(strict_proxy: str) -> None:
     ("lax", "?start_date=2026-02-30", None, "STATUS-004"),
     ("lax", "?start_date=2026-03-10&end_date=2026-03-01", None, "PERIOD-005"),
     ("lax", "", {}, "AUTH-001"),
+    ("vague-422", "?end_date=2026-13-01", None, "STATUS-005"),
 ])
 def test_what_the_request_implies_is_checked(strict_proxy: str, mode: str, query: str,
                                              headers: dict[str, str] | None, rule: str) -> None:
