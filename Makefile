@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: mock certify test lint fuzz bench clean
+.PHONY: mock certify test lint fuzz soak bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ lint: $(STAMP)
 test: lint                ## lint, type-check and run the default test suite
 	$(BIN)/pytest -q $(ARGS)
 
-fuzz: $(STAMP)            ## long fuzzing and soak runs (opt-in, minutes)
-	$(BIN)/pytest -q -m slow $(ARGS)
+fuzz: $(STAMP)            ## long fuzzing and soak runs (opt-in, minutes; the soak needs wrk)
+	$(BIN)/pytest -q -s -m slow $(ARGS)
+
+soak: $(STAMP)            ## the 60 s wrk soak alone
+	$(BIN)/pytest -q -s -m slow tests/hardening/test_soak.py $(ARGS)
+
+bench: $(STAMP)           ## mock vs Prism vs bare WSGI, certification timings (~15 min; installs wrk, Prism)
+	$(BIN)/python -m bench.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info test-output reports
