@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,12 @@ _NOISE_HEADERS = frozenset({
 })
 NOT_JSON: Any = object()
 
+
+
+def find_header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    """The first value of header ``name`` (case-insensitive), as HTTP header names are."""
+    wanted = name.lower()
+    return next((value for key, value in headers if key.lower() == wanted), None)
 
 @dataclass(frozen=True)
 class SentRequest:
@@ -41,11 +47,7 @@ class SentRequest:
         return parts.path + (f"?{parts.query}" if parts.query else "")
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return find_header(self.headers, name)
 
     def curl(self, secret: str | None = None) -> str:
         """A one-paste reproducer; the user's credential is replaced by [REDACTED].
@@ -107,11 +109,7 @@ class ReceivedResponse:
     truncated: bool = False  # the body was longer than the size cap and was cut
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return find_header(self.headers, name)
 
     def json(self) -> Any:
         """The parsed body, or :data:`NOT_JSON` (a body that is not JSON is a schema finding, not a crash)."""
