@@ -121,13 +121,27 @@ _GRANIAN_LOGGING = {
 
 
 def _serve_granian(app: Flask, options: ServerOptions) -> None:
+    """Fork the workers from this process, then announce.
+
+    No thread of ours may run while the workers are forked: a lock it holds at that instant
+    stays held forever in the child. The announcing thread used to start before the fork; its
+    ``socket.create_connection`` imports ``encodings.idna`` and a worker forked mid-import hung
+    every request on that module lock (werkzeug encodes host names with idna).
+    """
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import MPServer
 
+    class AnnouncingServer(MPServer):
+        """Announces the address once every worker is forked (see ``_serve_granian``)."""
+
+        def startup(self, spawn_target: Any, target_loader: Any) -> None:
+            super().startup(spawn_target, target_loader)  # type: ignore[no-untyped-call]
+            threading.Thread(target=_announce_when_accepting, args=(options.host, port), daemon=True).start()
+
     port = options.port or pick_free_port(options.host)
-    server = MPServer(
+    server = AnnouncingServer(
         "mockserver.app:create_app",  # a label only: the loader below hands over the app built here
         address=options.host, port=port, interface=Interfaces.WSGI, workers=options.workers,
         blocking_threads=options.threads, http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD),
@@ -135,8 +149,6 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
         respawn_failed_workers=True,  # as gunicorn does: a worker that dies is replaced, the server stays up
     )
     wsgi = buffered(limit_request_size(app))
-    server.on_startup(lambda: threading.Thread(target=_announce_when_accepting, args=(options.host, port),
-                                               daemon=True).start())
     server.serve(target_loader=lambda *_args: wsgi, wrap_loader=False)
 
 
