@@ -1,6 +1,6 @@
 """Benchmark the mock against Prism 5.16 and a bare WSGI app; time certification and cold start.
 
-    python -m bench.run                 # the full run (about 15 minutes on 2 cores)
+    python -m bench.run                 # the full run (about 25 minutes on 2 cores)
     python -m bench.run --smoke         # 2 s runs, one repeat: checks the script, not the numbers
     python -m bench.run --suite servers # our app under each candidate WSGI server (the server choice)
 
@@ -28,7 +28,7 @@ from bench.load import LoadResult, ensure_wrk, run_wrk, tree_rss_mb
 from bench.variants import SERVERS as WSGI_SERVERS
 
 RESULTS = servers.ROOT / "bench" / "results"
-DEFAULT_SERVERS = ("mock", "prism", "prism-silent", "prism-dynamic", "hello")
+DEFAULT_SERVERS = ("mock", "mock-1x1", "prism", "prism-silent", "prism-dynamic", "hello", "flask-hello")
 BASELINES = ("prism", "prism-silent", "prism-dynamic", "hello")
 
 
@@ -107,7 +107,7 @@ def targets_table(targets: Iterable[stats.Target]) -> str:
 def environment() -> dict[str, Any]:
     """What a reader needs to judge the numbers: machine, load, versions, commit."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=servers.ROOT,
-                            check=False).stdout.strip()
+                            check=False).stdout.strip() or "unknown (not a git checkout)"
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
             "loadavg": os.getloadavg(), "python": platform.python_version(), "platform": platform.platform(),
             "commit": commit, "prism": servers.PRISM_VERSION}

@@ -93,6 +93,8 @@ LOAD_SERVERS: dict[str, ServerSpec] = {
                    python_module("mockserver")),
         ServerSpec("mock-no-journal", "crosmos-mock --journal-size 0 (no shared request journal)",
                    lambda port: [*python_module("mockserver")(port), "--journal-size", "0"]),
+        ServerSpec("mock-no-access-log", "crosmos-mock --no-access-log (diagnostic: the access log's share)",
+                   lambda port: [*python_module("mockserver")(port), "--no-access-log"]),
         ServerSpec("mock-1x1", "crosmos-mock --workers 1 --threads 1 (one Python thread: leaves CPU to the rest)",
                    lambda port: [*python_module("mockserver")(port), "--workers", "1", "--threads", "1"]),
         ServerSpec("prism", "Prism 5.16 static, default flags (info logging)", prism()),
