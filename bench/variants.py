@@ -18,9 +18,10 @@ from mockserver.server import READY_LINE
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 HELLO_BODY = b"Hello, World!"
-SERVERS = ("production", "granian", "gunicorn", "gunicorn-sync", "waitress")
+SERVERS = ("production", "granian", "granian-st", "gunicorn", "gunicorn-sync", "waitress")
 """``production`` is ``mockserver.server.serve`` as shipped; ``granian`` and ``gunicorn`` (gthread) are
-its two engines with everything else equal; ``gunicorn-sync`` and ``waitress`` are configured here."""
+its two engines with everything else equal; ``granian-st`` is granian with its single-threaded Rust
+runtime per worker (an experiment); ``gunicorn-sync`` and ``waitress`` are configured here."""
 
 
 def hello_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -68,6 +69,20 @@ def serve_waitress(app: WSGIApp, port: int, threads: int) -> None:
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
+def _single_threaded_granian_runtime() -> None:
+    """Make the production path build granian servers with ``runtime_mode=st`` (fewer I/O threads)."""
+    import granian.server as granian_server
+    from granian.constants import RuntimeModes
+
+    original = granian_server.MPServer.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["runtime_mode"] = RuntimeModes.st
+        original(self, *args, **kwargs)
+
+    granian_server.MPServer.__init__ = init
+
+
 def announce(port: int) -> None:
     print(f"{READY_LINE}http://127.0.0.1:{port}", flush=True)
 
@@ -93,8 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     defaults = ServerOptions()
     workers = args.workers or defaults.workers
     threads = args.threads or defaults.threads
-    if args.server in ("production", "granian", "gunicorn"):
-        engine = defaults.engine if args.server == "production" else args.server
+    if args.server == "granian-st":
+        _single_threaded_granian_runtime()
+    if args.server in ("production", "granian", "granian-st", "gunicorn"):
+        engine = defaults.engine if args.server == "production" else args.server.removesuffix("-st")
         serve(app, ServerOptions(port=args.port, workers=workers, threads=threads, engine=engine))  # type: ignore[arg-type]
     elif args.server == "gunicorn-sync":
         serve_gunicorn(app, args.port, workers, threads, "sync")
