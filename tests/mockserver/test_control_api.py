@@ -23,8 +23,9 @@ from tests.mockserver.frontend import (
     control,
     journal,
     jwt,
-    reset,
 )
+
+pytestmark = pytest.mark.usefixtures("reset_mock_after_test")
 
 REQUESTS_TO_REACH_EVERY_WORKER = 24
 
@@ -33,12 +34,6 @@ REQUESTS_TO_REACH_EVERY_WORKER = 24
 def base_url() -> Iterator[str]:
     with running_mock(seed=4, workers=2) as url:
         yield url
-
-
-@pytest.fixture(autouse=True)
-def _clean(base_url: str) -> Iterator[None]:
-    yield
-    reset(base_url)
 
 
 def _usage(base_url: str, token: str = TOKEN, **headers: str) -> requests.Response:

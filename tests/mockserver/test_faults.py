@@ -18,6 +18,8 @@ from mockserver.server import running_mock
 from mockserver.shared import SharedStore
 from tests.mockserver.frontend import OTHER_TOKEN, USAGE, auth, control, journal, reset
 
+pytestmark = pytest.mark.usefixtures("reset_mock_after_test")
+
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
@@ -25,13 +27,6 @@ def base_url() -> Iterator[str]:
     with running_mock(seed=6, workers=2, extra_args=["--latency", "150-200ms", "--rate-limit-emulation",
                                                      "--error-status", "503"]) as url:
         yield url
-
-
-@pytest.fixture(autouse=True)
-def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "base_url" in request.fixturenames:
-        reset(request.getfixturevalue("base_url"))
 
 
 def _usage(base_url: str, token: str | None = None, **headers: str) -> requests.Response:

@@ -16,17 +16,13 @@ from mockserver.liveusage import parse_live_usage
 from mockserver.server import running_mock
 from tests.mockserver.frontend import OTHER_TOKEN, TOKEN, USAGE, assert_problem, auth, control, reset
 
+pytestmark = pytest.mark.usefixtures("reset_mock_after_test")
+
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     with running_mock(seed=8, workers=2, extra_args=["--live-usage", "queries"]) as url:
         yield url
-
-
-@pytest.fixture(autouse=True)
-def _clean(base_url: str) -> Iterator[None]:
-    yield
-    reset(base_url)
 
 
 def _usage(base_url: str, token: str = TOKEN, query: str = "", **headers: str) -> dict[str, Any]:

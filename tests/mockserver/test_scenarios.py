@@ -22,7 +22,9 @@ from mockserver.app import create_app
 from mockserver.cli import main
 from mockserver.scenarios import SCENARIOS
 from mockserver.server import running_mock
-from tests.mockserver.frontend import USAGE, assert_problem, auth, jwt, reset
+from tests.mockserver.frontend import USAGE, assert_problem, auth, jwt
+
+pytestmark = pytest.mark.usefixtures("reset_mock_after_test")
 
 TODAYS = (date(2026, 11, 25), date(2024, 2, 29), date(2027, 1, 1), date(2026, 12, 31))
 APPS = {today: create_app(seed=7, clock=lambda today=today: today, access_log=False, journal_size=0)
@@ -112,13 +114,6 @@ def test_a_scenario_is_stable_for_an_org_and_differs_between_orgs() -> None:
 def base_url() -> Iterator[str]:
     with running_mock(seed=5, workers=2) as url:
         yield url
-
-
-@pytest.fixture(autouse=True)
-def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "base_url" in request.fixturenames:
-        reset(request.getfixturevalue("base_url"))
 
 
 @pytest.mark.parametrize("how", ["prefer", "header", "query"])
