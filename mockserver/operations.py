@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -80,8 +82,11 @@ class OperationIndex:
                 rules.append(Rule(_werkzeug_path(path), endpoint=endpoint, methods=list(methods)))
         self._map = Map(rules, strict_slashes=False, merge_slashes=False)
         self._adapter = self._map.bind("mock.local")
+        # Every request is matched, and real traffic repeats a handful of paths: remember the
+        # answers (bounded, as paths are user input). Matches are immutable.
+        self.match: Callable[[str, str], Match] = functools.lru_cache(maxsize=4096)(self._match)
 
-    def match(self, method: str, path: str) -> Match:
+    def _match(self, method: str, path: str) -> Match:
         try:
             endpoint, args = self._adapter.match(path, method=method)
         except MethodNotAllowed as exc:
@@ -92,7 +97,7 @@ class OperationIndex:
         served = self._by_endpoint[str(endpoint)]
         if method not in served:  # werkzeug lets HEAD through for GET; the reference does not
             return Match(None, {}, frozenset(served))
-        return Match(served[method], {k: str(v) for k, v in args.items()}, frozenset())
+        return Match(served[method], MappingProxyType({k: str(v) for k, v in args.items()}), frozenset())
 
     def find(self, method: str, path: str) -> Operation | None:
         return next((op for op in self.operations if op.method == method and op.path == path), None)
