@@ -55,7 +55,7 @@ def load_contract(path: str | Path | None = None) -> LoadedContract:
         raise ContractError(f"{file}: not an OpenAPI 3.x document (no 'openapi' field)")
     if not str(raw["openapi"]).startswith("3."):
         raise ContractError(f"{file}: OpenAPI version {raw['openapi']!r} is not supported (3.x only)")
-    resolved = _resolve(file)
+    resolved = _resolve(file, _declared_encoding(text))
     return LoadedContract(file.resolve(), raw, resolved, hashlib.sha256(text).hexdigest())
 
 
@@ -72,13 +72,28 @@ def _parse(file: Path, text: bytes) -> Any:
         raise ContractError(f"{file}: not valid YAML ({_one_line(exc)})") from None
 
 
-def _resolve(file: Path) -> dict[str, Any]:
+def _declared_encoding(text: bytes) -> str | None:
+    """UTF-8 (what JSON and YAML documents are in practice) when the bytes decode as such.
+
+    Naming it spares prance its encoding guess, which imports chardet: ~23 MB of language
+    models, resident in the server's master and in every worker forked from it. ``None`` (let
+    prance guess) only for a document in another encoding, e.g. UTF-16 with a BOM.
+    """
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "utf-8-sig"  # also reads a UTF-8 BOM, as prance's own guess does
+
+
+def _resolve(file: Path, encoding: str | None) -> dict[str, Any]:
     import prance
 
     _forget_fetched_files()
     try:
         parser = prance.ResolvingParser(
-            str(file.resolve()), backend="openapi-spec-validator", strict=False, lazy=True
+            str(file.resolve()), backend="openapi-spec-validator", strict=False, lazy=True,
+            encoding=encoding,
         )
         parser.parse()
     except Exception as exc:  # prance raises ValidationError, ResolutionError and plain errors

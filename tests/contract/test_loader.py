@@ -1,0 +1,43 @@
+"""The contract loader: encodings, and the memory its encoding choice saves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import chardet
+import pytest
+
+from contract import load_contract
+
+SMALL = {
+    "openapi": "3.1.0",
+    "info": {"title": "Grüße – ünïcode", "version": "1"},
+    "paths": {"/a": {"get": {"responses": {"200": {"$ref": "parts.json#/Ok"}}}}},
+}
+PARTS = {"Ok": {"description": "fine — ✓", "content": {"application/json": {"schema": {"type": "string"}}}}}
+
+
+def _no_guessing(*_: object, **__: object) -> None:
+    raise AssertionError("prance guessed the encoding (chardet's models cost ~23 MB per server process)")
+
+
+def test_utf8_documents_load_without_an_encoding_guess(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chardet, "detect", _no_guessing)
+    assert load_contract().resolved["paths"]["/api/v1/usage"]["get"]
+    (tmp_path / "parts.json").write_text(json.dumps(PARTS, ensure_ascii=False), encoding="utf-8")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SMALL, ensure_ascii=False), encoding="utf-8")
+    loaded = load_contract(spec)
+    assert loaded.title == "Grüße – ünïcode"
+    assert loaded.resolved["paths"]["/a"]["get"]["responses"]["200"]["description"] == "fine — ✓"
+
+
+def test_a_utf8_bom_and_a_utf16_document_still_load(tmp_path: Path) -> None:
+    (tmp_path / "parts.json").write_text(json.dumps(PARTS), encoding="utf-8")
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(SMALL).encode())
+    utf16 = tmp_path / "spec16.yaml"
+    utf16.write_text(json.dumps(SMALL, ensure_ascii=False), encoding="utf-16")  # JSON is YAML; BOM included
+    for spec in (with_bom, utf16):
+        assert load_contract(spec).title == "Grüße – ünïcode", spec
