@@ -97,7 +97,7 @@ def _resolve(file: Path, encoding: str | None) -> dict[str, Any]:
         )
         parser.parse()
     except Exception as exc:  # prance raises ValidationError, ResolutionError and plain errors
-        raise ContractError(f"{file}: invalid OpenAPI document: {_one_line(exc)}") from None
+        raise ContractError(f"{file}: invalid OpenAPI document: {_describe(exc)}") from None
     spec = parser.specification
     if not isinstance(spec, dict):
         raise ContractError(f"{file}: the document did not resolve to an object")
@@ -114,6 +114,16 @@ def _forget_fetched_files() -> None:
         cache.clear()
 
 
-def _one_line(exc: BaseException) -> str:
+def _describe(exc: BaseException) -> str:
+    """The schema validator's own message and where in the document, not prance's repr of its arguments."""
+    cause = exc.__cause__ or exc.__context__
+    message, where = getattr(cause, "message", None), getattr(cause, "absolute_path", None)
+    if isinstance(message, str) and message.strip() and where is not None:
+        location = ".".join(str(part) for part in where) or "the document's root"
+        return _one_line(f"{message.strip().splitlines()[0]} (at {location})")
+    return _one_line(exc)
+
+
+def _one_line(exc: BaseException | str) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= 300 else text[:297] + "..."

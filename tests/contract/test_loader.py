@@ -8,7 +8,7 @@ from pathlib import Path
 import chardet
 import pytest
 
-from contract import load_contract
+from contract import ContractError, load_contract
 
 SMALL = {
     "openapi": "3.1.0",
@@ -41,3 +41,15 @@ def test_a_utf8_bom_and_a_utf16_document_still_load(tmp_path: Path) -> None:
     utf16.write_text(json.dumps(SMALL, ensure_ascii=False), encoding="utf-16")  # JSON is YAML; BOM included
     for spec in (with_bom, utf16):
         assert load_contract(spec).title == "Grüße – ünïcode", spec
+
+
+@pytest.mark.parametrize("backend", ["jsonschema", "jsonschema-rs"])
+def test_a_schema_error_names_the_problem_and_where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    backend: str) -> None:
+    monkeypatch.setenv("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", backend)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**SMALL, "paths": {"/a": {"get": {"responses": {"200": {"description": 5}}}}}}))
+    with pytest.raises(ContractError) as caught:
+        load_contract(spec)
+    assert str(caught.value).replace('"', "'") == (
+        f"{spec}: invalid OpenAPI document: 5 is not of type 'string' (at paths./a.get.responses.200.description)")
