@@ -278,8 +278,11 @@ def dispatch(path: str) -> Response:
         trace.request_outcome = "valid"
     try:
         preferences = prefer.read(req.environ, lambda: req.args)
-    except PreferenceError as exc:
-        return _preference_problem(exc)
+    except PreferenceError as exc:  # contract errors come first, whatever the request prefers
+        if verdict.errors:
+            return replies.validation_error(verdict.errors)
+        inverted = _inverted_usage_window(mock, verdict) if operation.is_usage else None
+        return inverted if inverted is not None else _preference_problem(exc)
     trace.preferences = preferences
     if preferences is not None and preferences.scenario is not None:
         scenario = preferences.scenario
@@ -339,13 +342,9 @@ def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, 
     today = mock.settings.clock()
     given_start, given_end = verdict.values.get("start_date"), verdict.values.get("end_date")
     start, end = rules.default_period(today, given_start, given_end)
-    if not rules.window_is_valid(start, end):
-        name = "start_date" if given_start is not None else "end_date"
-        raw = request.args.getlist(name)[-1]
-        trace = current_trace()
-        trace.request_outcome = "invalid"
-        trace.problems = [f"query.{name}: start_date must be on or before end_date"]
-        return replies.validation_error([_inverted_window(name, raw)])
+    inverted = _inverted_usage_window(mock, verdict, today)
+    if inverted is not None:
+        return inverted
     org = credential.org_key
     if preferences is not None:
         chosen = _chosen_status(operation, preferences)
@@ -368,6 +367,20 @@ def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, 
     if scenario != DEFAULT:
         reply.headers[SCENARIO_RESPONSE_HEADER] = scenario
     return reply
+
+
+def _inverted_usage_window(mock: MockState, verdict: RequestVerdict, today: date | None = None) -> Response | None:
+    """The reference's 422 when the window, given or defaulted, ends before it starts; None when it does not."""
+    given_start, given_end = verdict.values.get("start_date"), verdict.values.get("end_date")
+    start, end = rules.default_period(today or mock.settings.clock(), given_start, given_end)
+    if rules.window_is_valid(start, end):
+        return None
+    name = "start_date" if given_start is not None else "end_date"
+    raw = request.args.getlist(name)[-1]
+    trace = current_trace()
+    trace.request_outcome = "invalid"
+    trace.problems = [f"query.{name}: start_date must be on or before end_date"]
+    return replies.validation_error([_inverted_window(name, raw)])
 
 
 def _serve_usage_status(mock: MockState, operation: Operation, status: str, preferences: Preferences,
@@ -601,6 +614,8 @@ def _finish(response: Response) -> Response:
     target = None
     if trace is not None:
         _delay(trace)
+        if trace.fault is not None and faults.FAULT_HEADER not in response.headers:
+            response.headers[faults.FAULT_HEADER] = trace.fault  # the latency fault's mark
         if mock.journal.enabled:
             target = _redacted_target(req)
             _journal(mock, trace, req, response, target)

@@ -137,6 +137,7 @@ def server_scenario() -> Response:
 
 @route("/scenario", "PUT")
 def set_server_scenario() -> Response:
+    _refuse_in_proxy_mode("a scenario")
     name = _scenario_field(_json_body())
     state().store.set_setting("scenario", name)
     return replies.json_reply({"scenario": name, "source": "control-api"})
@@ -168,6 +169,7 @@ def token_scenario() -> Response:
 
 @route("/tokens/scenario", "PUT")
 def set_token_scenario() -> Response:
+    _refuse_in_proxy_mode("a scenario")
     body = _json_body()
     org, kind = _required_org(body)
     name = _scenario_field(body)
@@ -205,6 +207,8 @@ def set_faults() -> Response:
         updated = current.updated(_json_body())
     except ValueError as exc:
         raise ControlError("bad-control-request", "Invalid fault settings", 400, str(exc)) from None
+    if updated.rate_limit and not current.rate_limit:
+        _refuse_in_proxy_mode("rate-limit emulation")
     mock.store.set_setting("faults", updated.as_json())
     return replies.json_reply({**updated.as_json(), "source": "control-api"})
 
@@ -253,14 +257,14 @@ def journal() -> Response:
 @route("/journal", "DELETE")
 def clear_journal() -> Response:
     state().store.set_setting("journal_cleared_at", time.time())
-    return Response(status=204)
+    return replies.no_content()
 
 
 @route("/reset", "POST")
 def reset() -> Response:
     """Back to how the server started: scenarios, faults, live usage, rate windows and the journal."""
     state().store.reset()
-    return Response(status=204)
+    return replies.no_content()
 
 
 @route("/reload", "POST")
@@ -271,7 +275,10 @@ def reload() -> Response:
         raise ControlError("reload-off", "Reload is off", 409, "the mock was started with --no-reload")
     mock.watcher.force()
     status = mock.watcher.status()
-    return replies.json_reply({"worker": os.getpid(), **status}, 200 if status["reload_error"] is None else 422)
+    if status["reload_error"] is not None:
+        raise ControlError("reload-failed", "The contract did not reload", 422, status["reload_error"],
+                           worker=os.getpid(), **status)
+    return replies.json_reply({"worker": os.getpid(), **status})
 
 
 # --- unknown endpoints and methods ---------------------------------------------------------------
@@ -296,6 +303,13 @@ def unknown_root() -> Response:
 
 
 # --- request helpers ---------------------------------------------------------------------------
+
+def _refuse_in_proxy_mode(what: str) -> None:
+    """In proxy mode the upstream answers: a setting that would never apply is refused, not stored."""
+    if state().proxy is not None:
+        raise ControlError("proxy-mode", "Not in proxy mode", 409,
+                           f"the mock forwards to an upstream, which answers with its own data: {what} would not apply")
+
 
 def _json_body(optional: bool = False) -> dict[str, Any]:
     data = request.get_data()

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 USAGE_PATH = "/api/v1/usage"
@@ -80,19 +80,23 @@ class OperationIndex:
             if methods:
                 self._by_endpoint[endpoint] = methods
                 rules.append(Rule(_werkzeug_path(path), endpoint=endpoint, methods=list(methods)))
-        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+        # A path is the document's path exactly: ``/api/v1/usage/`` and ``//api/v1/usage`` are other
+        # paths (the reference answers them 307 and 404), not the usage operation.
+        self._map = Map(rules, strict_slashes=True, merge_slashes=False, redirect_defaults=False)
         self._adapter = self._map.bind("mock.local")
         # Every request is matched, and real traffic repeats a handful of paths: remember the
         # answers (bounded, as paths are user input). Matches are immutable.
         self.match: Callable[[str, str], Match] = functools.lru_cache(maxsize=4096)(self._match)
 
     def _match(self, method: str, path: str) -> Match:
+        if path.startswith("//"):  # werkzeug strips leading slashes before matching
+            return Match(None, {}, frozenset())
         try:
             endpoint, args = self._adapter.match(path, method=method)
         except MethodNotAllowed as exc:
             documented = {op.method for op in self.operations}  # not werkzeug's implicit HEAD
             return Match(None, {}, frozenset(m for m in exc.valid_methods or () if m in documented))
-        except NotFound:
+        except (NotFound, RequestRedirect):  # RequestRedirect: a documented path ends in "/", the request's not
             return Match(None, {}, frozenset())
         served = self._by_endpoint[str(endpoint)]
         if method not in served:  # werkzeug lets HEAD through for GET; the reference does not

@@ -140,16 +140,18 @@ def judge(validator: ContractValidator, request: Request, operation: Operation, 
             found.append(f"STATUS-003: Received {status} for an operation without security / Expected "
                          "a documented status")
         return found
-    if unauthenticated and 200 <= status < 300:
-        return [f"AUTH-001: Received {status} without valid credentials / Expected 401 or 403"]
-    if verdict.errors and 200 <= status < 300:
-        return [f"STATUS-004: Received {status} for an invalid request "
-                f"({'; '.join(_loc(d) for d in verdict.errors)}) / Expected 422"]
     start, end = verdict.values.get("start_date"), verdict.values.get("end_date")
     todays = _today_candidates(reply, local_today)
-    if operation.is_usage and not verdict.errors and 200 <= status < 300 and all(
-            not rules.window_is_valid(*rules.default_period(t, start, end)) for t in todays):
-        return [f"PERIOD-005: Received {status} for start_date after end_date / Expected 422"]
+    if 200 <= status < 300:  # a success the request should not have had; its body is judged too
+        if unauthenticated:
+            found.append(f"AUTH-001: Received {status} without valid credentials / Expected 401 or 403")
+        elif verdict.errors:
+            found.append(f"STATUS-004: Received {status} for an invalid request "
+                         f"({'; '.join(_loc(d) for d in verdict.errors)}) / Expected 422")
+        elif operation.is_usage and all(not rules.window_is_valid(*rules.default_period(t, start, end))
+                                        for t in todays):
+            found.append(f"PERIOD-005: Received {status} for start_date after end_date / Expected 422")
+    refused_late = bool(found)
     found.extend(validator.check_response(request, _as_response(reply), operation))
     if operation.is_usage and status == 200:
         try:
@@ -157,8 +159,9 @@ def judge(validator: ContractValidator, request: Request, operation: Operation, 
         except ValueError:
             body = None
         if isinstance(body, dict):
-            found.extend(str(v) for v in rules.check_usage_body(body, today_candidates=todays,
-                                                                 start_param=start, end_param=end))
+            violations = rules.check_usage_values(body) if refused_late else rules.check_usage_body(
+                body, today_candidates=todays, start_param=start, end_param=end)
+            found.extend(str(v) for v in violations)
     if status == 422 and verdict.errors and not found:
         found.extend(_names_the_parameter(reply, verdict))
     return found

@@ -45,6 +45,13 @@ def method_not_allowed(allowed: Iterable[str]) -> Response:
     return json_reply({"detail": "Method Not Allowed"}, 405, {"Allow": ", ".join(sorted(allowed))})
 
 
+def no_content() -> Response:
+    """204 with no body, and so no Content-Type (Flask would otherwise name text/html)."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
+
+
 def problem(kind: str, title: str, status: int, detail: str, **extra: Any) -> Response:
     """The mock's own error, e.g. ``problem("unknown-scenario", ...)``."""
     body = {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail, **extra}

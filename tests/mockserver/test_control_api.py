@@ -111,7 +111,8 @@ def test_reset_forgets_everything_clients_changed(base_url: str) -> None:
     control(base_url, "PUT", "/tokens/scenario", headers=auth(), json={"scenario": "mixed"})
     control(base_url, "PUT", "/faults", json={"latency": "1ms"})
     _usage(base_url)
-    assert control(base_url, "POST", "/reset").status_code == 204
+    reset = control(base_url, "POST", "/reset")
+    assert (reset.status_code, reset.content, reset.headers.get("Content-Type")) == (204, b"", None)
     assert control(base_url, "GET", "/tokens").json() == {"tokens": []}
     assert control(base_url, "GET", "/scenario").json()["source"] == "command-line"
     assert control(base_url, "GET", "/faults").json()["source"] == "command-line"

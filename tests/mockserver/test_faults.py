@@ -42,7 +42,8 @@ def test_latency_from_the_command_line_slows_every_reply(base_url: str) -> None:
     assert health["faults"] == {"latency": "150-200ms", "error_rate": 0.0, "error_status": 503, "rate_limit": True}
     for _ in range(3):
         started = time.monotonic()
-        assert _usage(base_url).status_code == 200
+        reply = _usage(base_url)
+        assert reply.status_code == 200 and reply.headers["X-Mock-Fault"] == "latency"
         assert 0.15 <= time.monotonic() - started < 2.0
     assert journal(base_url)[0]["fault"] == "latency"
     started = time.monotonic()

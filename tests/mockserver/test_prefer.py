@@ -209,3 +209,14 @@ def test_reading_a_bad_preference_names_its_kind(header: str, kind: str) -> None
     with pytest.raises(PreferenceError) as caught:
         _read({"Prefer": header})
     assert caught.value.kind == kind
+
+
+@pytest.mark.parametrize(("query", "loc"), [
+    ("?start_date=2026-02-30", ["query", "start_date"]),
+    ("?start_date=2026-03-10&end_date=2026-03-01", ["query", "start_date"]),
+])
+@pytest.mark.parametrize("prefer", ["scenario=nope", "code=abc", "delay=forever"])
+def test_contract_errors_come_before_a_bad_preference(base_url: str, query: str, loc: list[str], prefer: str) -> None:
+    response = requests.get(f"{base_url}{USAGE}{query}", headers={**auth(), "Prefer": prefer}, timeout=5)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == loc
+    assert requests.get(f"{base_url}{USAGE}{query}", headers={"Prefer": prefer}, timeout=5).status_code == 401

@@ -27,14 +27,14 @@ def upstream_app(environ: dict[str, Any], start_response: Callable[..., Any]) ->
     if mode == "crash":
         return Response("boom", 500, mimetype="text/plain")(environ, start_response)
     reply = Response.from_app(REFERENCE, environ)
-    if mode == "wrong-body" and reply.status_code == 200:
+    if mode in ("lax", "lax-wrong") and reply.status_code in (401, 422):  # serves data to anyone, for any dates
+        ok = Response.from_app(REFERENCE, {**environ, "QUERY_STRING": "", "HTTP_AUTHORIZATION": f"Bearer {TOKEN}"})
+        reply = Response(ok.get_data(), 200, mimetype="application/json")
+    if mode in ("wrong-body", "lax-wrong") and reply.status_code == 200:
         body = json.loads(reply.get_data())
         body["tokens"]["remaining"] = -5
         body["rate_limit_rpm"] = str(body["rate_limit_rpm"])
         reply.set_data(json.dumps(body))
-    if mode == "lax" and reply.status_code in (401, 422):  # serves data to anyone, for any dates
-        ok = Response.from_app(REFERENCE, {**environ, "QUERY_STRING": "", "HTTP_AUTHORIZATION": f"Bearer {TOKEN}"})
-        reply = Response(ok.get_data(), 200, mimetype="application/json")
     if mode == "vague-422" and reply.status_code == 422:
         reply = Response(json.dumps({"detail": [{"loc": ["body"], "msg": "bad", "type": "value_error"}]}), 422,
                          mimetype="application/json")
@@ -118,6 +118,33 @@ def test_what_the_request_implies_is_checked(strict_proxy: str, mode: str, query
     MODE["name"] = mode
     body = assert_problem(_usage(strict_proxy, query, headers), 502, "contract-violation")
     assert body["violations"][0].startswith(rule), body
+
+
+@pytest.mark.parametrize(("query", "headers", "rule"), [
+    ("?start_date=2026-02-30", None, "STATUS-004"), ("?start_date=2026-03-10&end_date=2026-03-01", None, "PERIOD-005"),
+    ("", {}, "AUTH-001"),
+])
+def test_a_wrong_body_is_reported_beside_a_wrong_status(strict_proxy: str, query: str,
+                                                        headers: dict[str, str] | None, rule: str) -> None:
+    MODE["name"] = "lax-wrong"
+    violations = assert_problem(_usage(strict_proxy, query, headers), 502, "contract-violation")["violations"]
+    assert violations[0].startswith(rule), violations
+    assert any(v.startswith("METRIC-004") for v in violations), violations
+    assert any("rate_limit_rpm" in v for v in violations), violations
+
+
+@pytest.mark.parametrize(("path", "payload"), [
+    ("/scenario", {"scenario": "fresh"}), ("/tokens/scenario", {"scenario": "exhausted"}),
+    ("/faults", {"rate_limit": True}),
+])
+def test_settings_that_would_not_apply_in_proxy_mode_are_refused(proxy: str, path: str,
+                                                                 payload: dict[str, Any]) -> None:
+    response = requests.put(f"{proxy}/__mock{path}", json=payload, headers=auth(), timeout=5)
+    assert_problem(response, 409, "proxy-mode")
+    health = requests.get(f"{proxy}/__mock/health", timeout=5).json()
+    assert health["scenario"] == "default" and health["faults"]["rate_limit"] is False, health
+    latency = requests.put(f"{proxy}/__mock/faults", json={"latency": "1ms"}, timeout=5)
+    assert latency.status_code == 200  # faults the mock itself applies still work in proxy mode
 
 
 def test_the_upstreams_own_refusals_are_fine(proxy: str) -> None:

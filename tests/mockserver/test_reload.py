@@ -120,3 +120,16 @@ def test_the_watcher_checks_at_most_once_per_interval(tmp_path: Path) -> None:
 
 def test_an_unknown_reload_path_is_not_a_control_endpoint(base_url: str) -> None:
     assert_problem(control(base_url, "GET", "/reload"), 405, "method-not-allowed")
+
+
+def test_a_reload_that_fails_is_a_problem_naming_the_error(tmp_path: Path) -> None:
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(ORIGINAL))
+    client = create_app(spec=spec, access_log=False, journal_size=0).test_client()
+    spec.write_text('{"openapi": "3.1.0", "paths": ')
+    refused = client.post("/__mock/reload")
+    body = refused.get_json()
+    assert (refused.status_code, refused.mimetype) == (422, "application/problem+json")
+    assert body["type"].endswith("/reload-failed") and str(spec) in body["detail"]
+    assert body["reload_error"] == body["detail"] and body["sha256"]  # still the last good version's
+    assert client.get("/api/v1/usage").status_code == 401  # and that version is still served

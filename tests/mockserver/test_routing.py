@@ -41,3 +41,9 @@ def test_methods_the_contract_lacks_still_get_405_with_allow(app: Flask) -> None
     response = app.test_client().post("/api/v1/usage", headers=AUTH)
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/usage/", "//api/v1/usage", "/api/v1//usage", "/api/v1/usage/extra"])
+def test_near_misses_of_a_documented_path_are_404_not_the_operation(app: Flask, path: str) -> None:
+    response = app.test_client().get(path, headers=AUTH)
+    assert (response.status_code, response.get_json()) == (404, {"detail": "Not Found"}), path
