@@ -115,13 +115,19 @@ def _transport_error(verdict: Judgement, exchange: Exchange, settings: JudgeSett
                                    "connection")
 
 
+def _not_implemented(status: int | None, method: str) -> bool:
+    """501 for a method the contract does not define: RFC 9110's answer to a method a server does not
+    implement (Apache, http.server), so neither a server error nor an undocumented status."""
+    return status == 501 and method.upper() != "GET"
+
+
 def _other_method(verdict: Judgement, request: SentRequest, response: ReceivedResponse) -> None:
     status = response.status
-    if status >= 500:
+    method = request.method.upper()
+    if status >= 500 and not _not_implemented(status, method):
         return  # STATUS-002, from not_a_server_error
     verdict.evaluated.add("STATUS-003")
-    method = request.method.upper()
-    if status in (401, 403, 405) or (method in ("HEAD", "OPTIONS") and status < 300):
+    if status in (401, 403, 405, 501) or (method in ("HEAD", "OPTIONS") and status < 300):
         return
     verdict.fail("STATUS-003", f"Received {status} for {method} / Expected 405 for a method the contract "
                                "does not define")
@@ -440,12 +446,12 @@ _SCHEMA_FAILURES = (JsonSchemaError, MalformedJson, ContentDeserializationError)
 _CONTENT_TYPE_FAILURES = (MissingContentType, UndefinedContentType, MalformedMediaType)
 
 
-def builtin_check_id(failure: Failure, status: int | None) -> str | None:
+def builtin_check_id(failure: Failure, status: int | None, method: str = "GET") -> str | None:
     """Our id for a schemathesis built-in finding, or None for one we do not use."""
     if isinstance(failure, ContractViolation):
         return failure.check_id
     if isinstance(failure, ServerError):
-        return "STATUS-002"
+        return None if _not_implemented(status, method) else "STATUS-002"
     if isinstance(failure, _SCHEMA_FAILURES):
         return "SCHEMA-001" if status is not None and status < 300 else "SCHEMA-002"
     if isinstance(failure, _CONTENT_TYPE_FAILURES):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from conformance.client import ConnectionProblem
+from conformance.client import ConnectionProblem, check_base_url
 from conformance.clock import UnknownTimezone
 from conformance.engine import PROFILES, ProgressCallback, RunOptions, run_suite
 from conformance.engine import Progress as RunProgress
@@ -42,9 +43,28 @@ def list_checks() -> None:
     Console().print(render_catalogue())
 
 
+def _base_url(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else check_base_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _writable(_: click.Context, __: click.Parameter, value: Path | None) -> Path | None:
+    """A report path that can be written, checked before the run rather than lost after it."""
+    if value is None:
+        return None
+    parent = value.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK) or (value.exists() and not os.access(value, os.W_OK)):
+        raise click.BadParameter(f"{value} cannot be written (check the folder and its permissions)")
+    return value
+
+
 @main.command()
-@click.option("--base-url", metavar="URL", help="Server to certify. Without it, the embedded mock is started, "
-              "certified and stopped.")
+@click.option("--base-url", metavar="URL", callback=_base_url, help="Server to certify. Without it, the embedded "
+              "mock is started, certified and stopped.")
 @click.option("--token", metavar="TOKEN", envvar=TOKEN_ENV, show_envvar=True,
               help="Bearer token the server accepts. Never printed or written to a report.")
 @click.option("--profile", type=click.Choice(list(PROFILES)), default="quick", show_default=True,
@@ -59,9 +79,12 @@ def list_checks() -> None:
               help="STATUS-008: a reply slower than this (seconds) is a finding.")
 @click.option("--budget", type=click.FloatRange(min=1), help="Total seconds for the run (default: the profile's).")
 @click.option("--contract", type=click.Path(path_type=Path), help="OpenAPI document (default: the embedded one).")
-@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
-@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report.")
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), callback=_writable,
+              help="Write a JUnit XML report.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), callback=_writable,
+              help="Write a JSON report.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), callback=_writable,
+              help="Write a self-contained HTML report.")
 @click.option("--list-checks", "show_checks", is_flag=True, help="Print the check catalogue and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is no terminal).")
 def run(base_url: str | None, token: str | None, profile: str, level: str, seed: int | None, timezone: str | None,

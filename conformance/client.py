@@ -22,6 +22,28 @@ class ConnectionProblem(Exception):
     """The server cannot be reached at all: a usage error (exit 2), not a conformance finding."""
 
 
+class TokenRejected(ConnectionProblem):
+    """The server refused the token it was given: a wrong or expired secret, not a finding about it."""
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, or ValueError saying in one line what is wrong with it."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # ValueError when out of range or not a number
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:8000)")
+    if port == 0:
+        raise ValueError(f"{url!r}: port 0 cannot be connected to")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r}: give the server's base URL, without a query or fragment")
+    return url.strip().rstrip("/")
+
+
 def cap_body_hook(limit: int, seconds: float) -> Any:
     """A requests response hook that reads at most ``limit`` + 1 bytes of the body, for at most
     ``seconds``.

@@ -34,7 +34,14 @@ from conformance.checks import (
     describe_builtin,
     state_for,
 )
-from conformance.client import DEFAULT_MAX_BODY_BYTES, ConnectionProblem, HttpClient, cap_body_hook
+from conformance.client import (
+    DEFAULT_MAX_BODY_BYTES,
+    ConnectionProblem,
+    HttpClient,
+    TokenRejected,
+    cap_body_hook,
+    check_base_url,
+)
 from conformance.clock import resolve_timezone, today_candidates
 from conformance.exchange import (
     Exchange,
@@ -120,6 +127,10 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     ConnectionProblem (the server cannot be reached): usage errors, not findings.
     """
     profile = PROFILES[options.profile]
+    try:
+        check_base_url(options.base_url)
+    except ValueError as exc:
+        raise ConnectionProblem(str(exc)) from None
     budget = options.budget if options.budget is not None else profile.budget
     contract = load_contract(options.contract)
     zone = resolve_timezone(options.timezone)
@@ -207,6 +218,10 @@ class _Session:
         exchange = self.client.send(USAGE_PATH, headers=self._headers(KEEP_TOKEN), origin="probe:preflight",
                                     fatal=True)
         self.sent += 1
+        status = exchange.response.status if exchange.response is not None else None
+        if status in (401, 403):  # every later answer would be a refusal too: nothing could be certified
+            raise TokenRejected(f"{self.client.base_url} answered {status} to GET {USAGE_PATH} with the token "
+                                "given: check that it is a valid token for this server; nothing was certified")
         self.today = max(today_candidates(exchange, self.state.settings.zone))
         self._judge(exchange)
 
@@ -276,7 +291,7 @@ class _Session:
             self._record_failure(failure, exchange)
 
     def _record_failure(self, failure: Failure, exchange: Exchange) -> None:
-        check_id = builtin_check_id(failure, exchange.status)
+        check_id = builtin_check_id(failure, exchange.status, exchange.request.method)
         if check_id is None:
             log.debug("ignoring schemathesis finding %s", failure.title)
             return
@@ -388,7 +403,7 @@ def _collect(recorder: Any, builder: ResultBuilder, token: str) -> None:
             exchange = _exchange_from_interaction(recorder, failure.case_id or case_id)
             if exchange is None:
                 continue
-            check_id = builtin_check_id(failure, exchange.status)
+            check_id = builtin_check_id(failure, exchange.status, exchange.request.method)
             if check_id is None:
                 continue
             builder.add_finding(_finding(check_id, describe_builtin(failure, check_id, exchange.response),

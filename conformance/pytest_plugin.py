@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from conformance.result import SuiteResult
 
 TOKEN_ENV = "CROSMOS_TOKEN"
-_RESULT = pytest.StashKey["SuiteResult | BaseException"]()
+PROFILE_NAMES = ("smoke", "quick", "standard")  # conformance.engine.PROFILES, not imported: it is heavy
+_RESULT = pytest.StashKey["SuiteResult | str"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,7 +31,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Certify the server at URL: one test per check id.")
     group.addoption("--crosmos-token", action="store", default=None, metavar="TOKEN",
                     help=f"Bearer token for the server (default: ${TOKEN_ENV}).")
-    group.addoption("--crosmos-profile", action="store", default="quick", metavar="NAME",
+    group.addoption("--crosmos-profile", action="store", default="quick", choices=PROFILE_NAMES,
                     help="smoke, quick (default) or standard.")
     group.addoption("--crosmos-level", action="store", default="core", choices=("core", "full"),
                     help="core: MUST rules decide; full: MUST and SHOULD.")
@@ -49,6 +50,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     if not (config.getoption("crosmos_token") or os.environ.get(TOKEN_ENV)):
         raise pytest.UsageError(f"--crosmos-base-url needs --crosmos-token or ${TOKEN_ENV}")
+    from conformance.client import check_base_url
+
+    try:
+        check_base_url(config.getoption("crosmos_base_url"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--crosmos-base-url: {exc}") from None
     from contract.catalogue import CATALOGUE
 
     suite = CrosmosSuite.from_parent(session, name="crosmos", path=config.rootpath / "crosmos", nodeid="crosmos")
@@ -95,26 +102,32 @@ class CheckItem(pytest.Item):
 
 
 def _suite_result(config: pytest.Config) -> SuiteResult:
-    """Run the suite once per session; every item reads the same result (or the same error)."""
+    """Run the suite once per session; every item reads the same result (or the same one-line error).
+
+    The error is kept as text, redacted: re-raising one exception object for every item would grow
+    its traceback item by item, and pytest prints a traceback's local variables, the token among them.
+    """
     cached = config.stash.get(_RESULT, None)
     if cached is None:
         from conformance.engine import RunOptions, run_suite
+        from conformance.exchange import redact
         from conformance.result import CertLevel
 
+        token = config.getoption("crosmos_token") or os.environ.get(TOKEN_ENV, "")
         try:
             cached = run_suite(RunOptions(
                 base_url=config.getoption("crosmos_base_url"),
-                token=config.getoption("crosmos_token") or os.environ.get(TOKEN_ENV, ""),
+                token=token,
                 profile=config.getoption("crosmos_profile"),
                 level=CertLevel(config.getoption("crosmos_level")),
                 seed=config.getoption("crosmos_seed"),
                 timezone=config.getoption("crosmos_timezone"),
             ))
         except Exception as exc:  # a connection or usage problem fails every item with the same cause
-            cached = exc
+            cached = redact(f"cannot certify: {type(exc).__name__}: {exc}", token)
         config.stash[_RESULT] = cached
-    if isinstance(cached, BaseException):
-        raise cached
+    if isinstance(cached, str):
+        pytest.fail(cached, pytrace=False)
     return cached
 
 

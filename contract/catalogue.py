@@ -35,10 +35,12 @@ CATALOGUE: tuple[CheckSpec, ...] = (
     _c("STATUS-001", "MUST", "Valid request gets 200",
        "A request with valid credentials and valid parameters gets 200."),
     _c("STATUS-002", "MUST", "No server errors",
-       "No response is 5xx, whatever the input."),
+       "No response is 5xx, whatever the input (501 for a method the contract does not define is "
+       "RFC 9110's answer, not a server error)."),
     _c("STATUS-003", "MUST", "Only documented statuses",
        "Statuses are the documented ones (200, 422), or 401/403 for rejected credentials; other "
-       "4xx only for transport-level refusals (414/431 for oversized requests, 405 for other methods)."),
+       "4xx only for transport-level refusals (414/431 for oversized requests, 405 or 501 for other "
+       "methods)."),
     _c("STATUS-004", "MUST", "Invalid date gets 422",
        "A value that is not a date (`not-a-date`, `2026-02-30`, `2026-13-01`) gets 422."),
     _c("STATUS-005", "MUST", "422 names the parameter",

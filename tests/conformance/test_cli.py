@@ -65,20 +65,33 @@ def test_a_defect_exits_1_naming_the_check_with_a_redacted_curl(faulty_url: str)
     ("run", "--base-url", "{refused}", "--token", "t"),
     ("run", "--base-url", "{refused}", "--token", "t", "--timezone", "Mars/Olympus"),
     ("run", "--base-url", "{refused}", "--token", "t", "--contract", "/nonexistent/openapi.json"),
+    ("run", "--base-url", "not-a-url", "--token", "t"),
+    ("run", "--base-url", "http://[::1", "--token", "t"),
+    ("run", "--base-url", "http://127.0.0.1:99999", "--token", "t"),
+    ("run", "--base-url", "ftp://127.0.0.1/", "--token", "t"),
 ])
 def test_usage_and_connection_errors_exit_2(args: tuple[str, ...]) -> None:
     refused = refused_url()
     done = run_cli(*(arg.replace("{refused}", refused) for arg in args))
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 4, done.stderr
 
 
-def test_an_unwritable_report_path_exits_2(reference_url: str, tmp_path: Path) -> None:
+def test_a_token_the_server_refuses_exits_2_not_1(reference_url: str) -> None:
+    """A wrong or expired CI secret must not read as "the vendor's server is not conformant"."""
+    done = run_cli("run", "--base-url", reference_url, "--profile", "smoke", env={"CROSMOS_TOKEN": "csk_not_theirs_1"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "answered 401" in done.stderr and "check that it is a valid token" in done.stderr
+    assert "csk_not_theirs_1" not in done.stdout + done.stderr
+
+
+def test_an_unwritable_report_path_exits_2_before_the_run(reference_url: str, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     done = run_cli("run", "--base-url", reference_url, "--token", REFERENCE_TOKEN, "--profile", "smoke",
                    "--json", str(blocker / "r.json"))
     assert done.returncode == 2
+    assert "cannot be written" in done.stderr and "CONFORMANT" not in done.stdout  # refused before any request
 
 
 @pytest.mark.parametrize("args", [("list-checks",), ("run", "--list-checks")])

@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from contract.catalogue import CATALOGUE
 from tests.conformance.conftest import serve
+from tests.servers.hostile import refused_url
 from tests.servers.reference import REFERENCE_TOKEN
 from tests.servers.zoo import FAULTY
 
@@ -56,6 +59,35 @@ def test_without_options_the_plugin_adds_nothing(tmp_path: Path) -> None:
     done = run_pytest(tmp_path)
     assert done.returncode == 0
     assert "1 passed" in done.stdout
+
+
+def test_a_server_that_cannot_be_reached_fails_every_check_in_one_line_without_the_token(tmp_path: Path) -> None:
+    token = "csk_plugin_secret_4242"
+    done = run_pytest(tmp_path, "--crosmos-base-url", refused_url(), "--crosmos-profile", "smoke",
+                      env={"CROSMOS_TOKEN": token})
+    assert done.returncode == 1
+    assert f"{len(CATALOGUE)} failed" in done.stdout
+    assert done.stdout.count("cannot certify: ConnectionProblem") >= len(CATALOGUE)
+    assert "Traceback" not in done.stdout and len(done.stdout) < 50_000  # was 19 MB: one traceback per item, growing
+    assert token not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--crosmos-base-url", "not-a-url", "--crosmos-token", "t"), "not an http:// or https:// URL"),
+    (("--crosmos-base-url", "http://127.0.0.1:9", "--crosmos-token", "t", "--crosmos-profile", "bogus"),
+     "invalid choice: 'bogus'"),
+])
+def test_bad_plugin_options_are_usage_errors(tmp_path: Path, args: tuple[str, ...], words: str) -> None:
+    done = run_pytest(tmp_path, *args)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert words in done.stderr
+
+
+def test_the_profile_names_are_the_engines() -> None:
+    from conformance.engine import PROFILES
+    from conformance.pytest_plugin import PROFILE_NAMES
+
+    assert set(PROFILE_NAMES) == set(PROFILES)
 
 
 def test_a_base_url_without_a_token_is_a_usage_error(tmp_path: Path) -> None:

@@ -639,6 +639,15 @@ def uri_too_long_414() -> FastAPI:
     return _with_middleware(middleware)
 
 
+def other_methods_501() -> FastAPI:
+    """Methods the contract does not define get 501 Not Implemented (RFC 9110; Apache, http.server)."""
+    async def middleware(request: Request, call_next: CallNext) -> Response:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            return JSONResponse({"detail": "Not Implemented"}, status_code=501)
+        return await call_next(request)
+    return _with_middleware(middleware)
+
+
 def gzip_compressed() -> FastAPI:
     """Replies are gzip-compressed when the client allows it (HTTP clients decode them)."""
     app = create_app()
@@ -649,5 +658,5 @@ def gzip_compressed() -> FastAPI:
 CONFORMANT: dict[str, AppFactory] = {
     create.__name__: create
     for create in (reference, extra_fields, forbidden_403, charset_json, over_quota, all_unlimited,
-                   rate_limits_equal, fresh_org, uri_too_long_414, gzip_compressed)
+                   rate_limits_equal, fresh_org, uri_too_long_414, other_methods_501, gzip_compressed)
 }
