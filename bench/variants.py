@@ -9,7 +9,6 @@ process/thread budget, the same app object and the same logging, so only the ser
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -99,7 +98,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="sys.setswitchinterval in seconds (GIL hand-over between a worker's threads)")
     args = parser.parse_args(argv)
     # The same logging the CLI sets up: one INFO line per request on stderr.
-    logging.basicConfig(level="INFO", stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from mockserver.server import configure_logging
+
+    configure_logging("INFO")
     app = build_app(args.app, access_log=not args.no_access_log)
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)

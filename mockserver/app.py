@@ -42,6 +42,7 @@ from mockserver.prefer import PreferenceError, Preferences
 from mockserver.proxy import VIOLATIONS_HEADER, Proxy, UpstreamError, judge, violation_reply
 from mockserver.reload import ContractWatcher
 from mockserver.scenarios import DEFAULT, SCENARIOS
+from mockserver.server import GIVE_WAY
 from mockserver.shared import ControlSnapshot, SharedStore
 from mockserver.validation import LRU, ContractValidator, RequestVerdict
 
@@ -555,6 +556,7 @@ def serve_proxy(mock: MockState, runtime: ContractRuntime, operation: Operation 
         trace.request_outcome = ("unauthenticated" if verdict.security_failed or (credential and not credential.ok)
                              else "invalid" if verdict.errors else "valid")
         trace.problems = summarize_errors(verdict.errors)
+    _give_way()
     try:
         reply = mock.proxy.forward(request)
     except UpstreamError as exc:
@@ -640,7 +642,15 @@ def _delay(trace: Trace) -> None:
         delay = trace.faults.latency
         trace.fault = trace.fault or "latency"
     if delay is not None:
+        _give_way()
         time.sleep(faults.pick_delay(delay))
+
+
+def _give_way() -> None:
+    """Let the worker's other requests run while this one waits (``mockserver.server.in_turn``)."""
+    give_way = request.environ.get(GIVE_WAY)
+    if give_way is not None:
+        give_way()
 
 
 def _journal(mock: MockState, trace: Trace, req: Request, response: Response, target: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +15,7 @@ from contract import ContractError
 from mockserver import cors, faults, liveusage, proxy, scenarios
 from mockserver.app import CONTROL_PREFIX, MockSettings, create_app
 from mockserver.faults import FaultSettings
-from mockserver.server import PortInUseError, ServerOptions, serve
+from mockserver.server import PortInUseError, ServerOptions, configure_logging, serve
 
 T = TypeVar("T")
 log = logging.getLogger("mockserver")
@@ -91,8 +90,7 @@ def main(host: str, port: int, spec: Path | None, seed: int, workers: int, threa
     # openapi-spec-validator's pure-Python backend checks the contract as fast here (~0.4 s) and leaves
     # jsonschema-rs's native library (~5 MB resident) out of the server; a user's own choice stands.
     os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level)
     fault_settings = FaultSettings(latency, error_rate or 0.0, error_status, rate_limit_emulation)
     settings = MockSettings(spec=spec, seed=seed, access_log=access_log, scenario=scenario, faults=fault_settings,
                             live_usage=live_usage, cors_origins=cors_origins, upstream=upstream, strict=strict,

@@ -271,6 +271,8 @@ TRICK_VISIBLE: dict[str, Probe] = {
     "fresh_org": lambda b: _body(b, "?start_date=2025-01-01&end_date=2025-12-31")["tokens"]["used"] == 0,
     "uri_too_long_414": lambda b: get(b, "?q=" + "x" * 5_000).status_code == 414
     and get(b, "?q=" + "x" * 2_100).status_code == 200,
+    "other_methods_501": lambda b: requests.delete(b + "/api/v1/usage", timeout=5).status_code == 501
+    and get(b).status_code == 200,
     "gzip_compressed": lambda b: get(b).headers.get("content-encoding") == "gzip",
 }
 

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockserver.server import MAX_REQUEST_HEAD, ServerOptions, buffered, running_mock, serve
+from mockserver.server import GIVE_WAY, MAX_REQUEST_HEAD, ServerOptions, Turns, buffered, in_turn, running_mock, serve
 
 TOKEN = "csk_server_choice_12345678"
 
@@ -131,3 +132,64 @@ def test_a_worker_that_dies_is_replaced_and_the_server_stays_up() -> None:
         process.wait(timeout=15)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_turns_are_handed_over_in_arrival_order() -> None:
+    turns, got = Turns(), []
+    turns.acquire()
+    waiters = []
+    for number in range(5):
+        waiter = threading.Thread(target=lambda n=number: (turns.acquire(), got.append(n), turns.release()))
+        waiter.start()
+        waiters.append(waiter)
+        deadline = time.monotonic() + 5
+        while len(turns._waiting) < number + 1 and time.monotonic() < deadline:  # queued before the next comes
+            time.sleep(0.001)
+    turns.release()
+    for waiter in waiters:
+        waiter.join(5)
+    assert got == [0, 1, 2, 3, 4]
+    turns.acquire()  # free again once nobody waits
+    turns.release()
+
+
+def test_requests_take_turns_but_one_that_waits_gives_way() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("QUERY_STRING") == "polite":
+            environ[GIVE_WAY]()
+        time.sleep(0.2)
+        start_response("200 OK", [])
+        return [b""]
+
+    wsgi = in_turn(app)
+
+    def elapsed(query: str) -> float:
+        started = time.monotonic()
+        threads = [threading.Thread(target=lambda: b"".join(wsgi({"QUERY_STRING": query}, lambda *_: None)))
+                   for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        return time.monotonic() - started
+
+    assert elapsed("polite") < 0.6  # four sleeps side by side
+    assert elapsed("") >= 0.8  # four turns one after another
+
+
+def test_delayed_requests_do_not_hold_up_the_others_over_http() -> None:
+    with running_mock(seed=1, workers=1, threads=4) as url:
+        def call(prefer: str) -> float:
+            started = time.monotonic()
+            response = requests.get(f"{url}/api/v1/usage", headers={"Authorization": f"Bearer {TOKEN}",
+                                                                    "Prefer": prefer}, timeout=10)
+            assert response.status_code == 200
+            return time.monotonic() - started
+
+        slow = [threading.Thread(target=call, args=("delay=1500ms",)) for _ in range(3)]
+        for thread in slow:
+            thread.start()
+        time.sleep(0.2)
+        assert call("delay=0ms") < 0.5  # not behind the three sleeping requests
+        for thread in slow:
+            thread.join(10)
