@@ -134,8 +134,8 @@ def test_a_worker_that_dies_is_replaced_and_the_server_stays_up() -> None:
             process.stdout.close()
 
 
-def test_turns_are_handed_over_in_arrival_order() -> None:
-    turns, got = Turns(), []
+def test_turns_go_to_waiters_in_arrival_order_once_they_have_been_patient() -> None:
+    turns, got = Turns(patience=0.001), []
     turns.acquire()
     waiters = []
     for number in range(5):
@@ -145,12 +145,29 @@ def test_turns_are_handed_over_in_arrival_order() -> None:
         deadline = time.monotonic() + 5
         while len(turns._waiting) < number + 1 and time.monotonic() < deadline:  # queued before the next comes
             time.sleep(0.001)
+    time.sleep(0.01)  # every waiter is past its patience
     turns.release()
     for waiter in waiters:
         waiter.join(5)
     assert got == [0, 1, 2, 3, 4]
     turns.acquire()  # free again once nobody waits
     turns.release()
+
+
+def test_a_young_waiter_may_be_overtaken_but_never_forgotten() -> None:
+    turns, got = Turns(patience=0.05), []
+    turns.acquire()
+    waiter = threading.Thread(target=lambda: (turns.acquire(), got.append("waiter"), turns.release()))
+    waiter.start()
+    while not turns._waiting:
+        time.sleep(0.001)
+    turns.release()  # the waiter is young: the turn is left free, not handed over
+    turns.acquire()  # so a running thread may take it out of turn
+    got.append("running")
+    turns.release()
+    started = time.monotonic()
+    waiter.join(5)
+    assert got == ["running", "waiter"] and time.monotonic() - started < 1
 
 
 def test_requests_take_turns_but_one_that_waits_gives_way() -> None:
