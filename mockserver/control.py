@@ -31,6 +31,7 @@ from mockserver.scenarios import SCENARIOS, UnknownScenarioError, get_scenario, 
 STATIC = Path(__file__).with_name("static")
 blueprint = Blueprint("mock_control", __name__, static_folder=str(STATIC), static_url_path="/static")
 ROUTES: dict[str, set[str]] = {}
+USAGE_FIELDS = frozenset({"metric", "amount", "token"})  # POST /usage
 View = Callable[..., Response]
 _CSP = "default-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
 
@@ -229,6 +230,12 @@ def add_usage() -> Response:
                            "start the mock with --live-usage METRIC[:N] to count usage")
     body = _json_body()
     org, _ = _required_org(body)
+    unknown = sorted(set(body) - USAGE_FIELDS)
+    if unknown:
+        raise ControlError("bad-control-request", "Unknown fields", 400,
+                           f"{', '.join(unknown)}: not a field of a usage push (fields: "
+                           f"{', '.join(sorted(USAGE_FIELDS))}); usage is always added today",
+                           valid=sorted(USAGE_FIELDS))
     metric, amount = body.get("metric", mock.live.metric), body.get("amount", 1)
     if metric not in rules.METRIC_NAMES:
         raise ControlError("bad-control-request", "Unknown metric", 400,

@@ -89,9 +89,9 @@ class CorsPolicy:
         if origin is None or not self.origins or "Access-Control-Allow-Origin" in response.headers:
             return
         allowed = self.allow_origin(origin)
+        if ANY not in self.origins:
+            response.vary.add("Origin")  # allowed or not, the reply depends on Origin: caches must key on it
         if allowed is None:
             return
         response.headers["Access-Control-Allow-Origin"] = allowed
         response.headers["Access-Control-Expose-Headers"] = EXPOSED
-        if allowed != ANY:
-            response.vary.add("Origin")

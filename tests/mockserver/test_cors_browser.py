@@ -138,3 +138,11 @@ def test_bad_cors_origins_are_one_clear_error() -> None:
                 ["--cors-origin", "none", "--cors-origin", "http://a.test"]):
         result = CliRunner().invoke(main, bad)
         assert result.exit_code == 2 and "Invalid value for '--cors-origin'" in result.output, result.output
+
+
+def test_a_narrowed_mock_says_its_replies_vary_by_origin_allowed_or_not(narrow_mock: str, page_origin: str) -> None:
+    for origin in (page_origin, "http://elsewhere.example"):
+        response = requests.get(f"{narrow_mock}{USAGE}", headers={**auth(), "Origin": origin}, timeout=5)
+        assert response.status_code == 200 and response.headers["Vary"] == "Origin", origin
+    assert "Access-Control-Allow-Origin" not in requests.get(
+        f"{narrow_mock}{USAGE}", headers={**auth(), "Origin": "http://elsewhere.example"}, timeout=5).headers

@@ -88,6 +88,7 @@ def test_reset_forgets_live_usage(base_url: str) -> None:
     ({"metric": "coffee", "amount": 1}, "bad-control-request"),
     ({"metric": "tokens", "amount": -5}, "bad-control-request"),
     ({"metric": "tokens", "amount": "5"}, "bad-control-request"),
+    ({"metric": "tokens", "amount": 5, "date": "2026-01-01"}, "bad-control-request"),  # not silently today
 ])
 def test_bad_usage_additions_are_refused(base_url: str, payload: dict[str, object], kind: str) -> None:
     assert_problem(control(base_url, "POST", "/usage", headers=auth(), json=payload), 400, kind)
