@@ -310,7 +310,11 @@ def dispatch(path: str) -> Response:
     if mock.live is not None and 200 <= response.status_code < 300:
         mock.live.count_call(org, mock.settings.clock())
     if preferences is not None:
-        response.headers["Preference-Applied"] = preferences.applied()
+        canned = response.status_code != 200 or preferences.example is not None  # a documented reply as written
+        ignored = {"scenario"} if canned or not operation.is_usage else set()
+        if canned and operation.is_usage:
+            ignored.add("dynamic")
+        response.headers["Preference-Applied"] = preferences.applied(frozenset(ignored))
     return response
 
 

@@ -33,12 +33,12 @@ class Preferences:
     dynamic: bool | None = None
     delay: tuple[int, int] | None = None
 
-    def applied(self) -> str:
-        """The ``Preference-Applied`` header value (RFC 7240 §3)."""
+    def applied(self, not_applied: frozenset[str] = frozenset()) -> str:
+        """The ``Preference-Applied`` header value (RFC 7240 §3), leaving out what the reply ignored."""
         parts = []
         for item in fields(self):
             value = getattr(self, item.name)
-            if value is None:
+            if value is None or item.name in not_applied:
                 continue
             if item.name == "delay":
                 value = faults.format_delay(value)

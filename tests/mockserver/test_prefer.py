@@ -192,14 +192,24 @@ def test_several_prefer_headers_are_merged(base_url: str) -> None:
     connection = http.client.HTTPConnection(host, int(port), timeout=5)
     try:
         connection.putrequest("GET", USAGE)
-        for name, value in (*auth().items(), ("Prefer", "code=422"), ("Prefer", "scenario=fresh")):
+        for name, value in (*auth().items(), ("Prefer", "code=422"), ("Prefer", "delay=10ms")):
             connection.putheader(name, value)
         connection.endheaders()
         response = connection.getresponse()
         response.read()
     finally:
         connection.close()
-    assert response.status == 422 and response.getheader("Preference-Applied") == "scenario=fresh, code=422"
+    assert response.status == 422 and response.getheader("Preference-Applied") == "code=422, delay=10ms"
+
+
+@pytest.mark.parametrize(("prefer", "applied"), [
+    ("scenario=fresh, code=422", "code=422"),  # the canned 422 has no usage data for a scenario to shape
+    ("scenario=fresh, dynamic=true", "scenario=fresh, dynamic=true"),
+    ("scenario=exhausted, code=200", "scenario=exhausted, code=200"),
+])
+def test_only_what_the_reply_honoured_is_said_to_be_applied(base_url: str, prefer: str, applied: str) -> None:
+    response = requests.get(f"{base_url}{USAGE}", headers={**auth(), "Prefer": prefer}, timeout=5)
+    assert response.headers["Preference-Applied"] == applied
 
 
 @pytest.mark.parametrize(("header", "kind"), [
