@@ -7,6 +7,7 @@ its size reach this guard: 414 for a long URL, 431 for large headers, both JSON.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 MAX_URL_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024  # one header field
 MAX_HEADERS_TOTAL = 48 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -35,6 +37,30 @@ def limit_request_size(app: WSGIApp) -> WSGIApp:
         if total > MAX_HEADERS_TOTAL:
             return _refuse(start_response, "431 Request Header Fields Too Large",
                            f"Headers too large: {total} bytes, at most {MAX_HEADERS_TOTAL}")
+        return app(environ, start_response)
+
+    return guarded
+
+
+def read_body_first(app: WSGIApp) -> WSGIApp:
+    """Read the whole request body before the app runs; 413 JSON past ``MAX_BODY_BYTES``.
+
+    A worker's requests take turns (``mockserver.server.in_turn``): a client that sends its body
+    a byte at a time must wait for its own bytes before its turn, not during it, or it would hold
+    up every other request of the worker.
+    """
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        length = (environ.get("CONTENT_LENGTH") or "").strip()
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return _refuse(start_response, "413 Content Too Large",
+                           f"Request body too large: {length} bytes, at most {MAX_BODY_BYTES}")
+        if chunked or (length.isdigit() and int(length) > 0):
+            body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1 if chunked else int(length))
+            if len(body) > MAX_BODY_BYTES:
+                return _refuse(start_response, "413 Content Too Large",
+                               f"Request body too large: more than {MAX_BODY_BYTES} bytes")
+            environ["wsgi.input"] = io.BytesIO(body)
         return app(environ, start_response)
 
     return guarded

@@ -28,7 +28,7 @@ from typing import Any
 
 from flask import Flask
 
-from mockserver.limits import limit_request_size
+from mockserver.limits import limit_request_size, read_body_first
 
 log = logging.getLogger(__name__)
 READY_LINE = "crosmos-mock listening on "
@@ -225,7 +225,7 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
         log_level=LogLevels.warning, log_dictconfig=_GRANIAN_LOGGING, workers_kill_timeout=options.timeout,
         respawn_failed_workers=True,  # as gunicorn does: a worker that dies is replaced, the server stays up
     )
-    wsgi = buffered(in_turn(limit_request_size(app)))
+    wsgi = buffered(limit_request_size(read_body_first(in_turn(app))))
     server.serve(target_loader=lambda *_args: wsgi, wrap_loader=False)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 import requests
 
+from mockserver.limits import MAX_BODY_BYTES
 from mockserver.server import GIVE_WAY, MAX_REQUEST_HEAD, ServerOptions, Turns, buffered, in_turn, running_mock, serve
 
 TOKEN = "csk_server_choice_12345678"
@@ -210,3 +212,31 @@ def test_delayed_requests_do_not_hold_up_the_others_over_http() -> None:
         assert call("delay=0ms") < 0.5  # not behind the three sleeping requests
         for thread in slow:
             thread.join(10)
+
+
+def test_a_body_sent_a_byte_at_a_time_holds_up_no_other_request() -> None:
+    with running_mock(seed=1, workers=1, threads=4) as url:
+        host, port = url.removeprefix("http://").split(":")
+        body = b'{"scenario": "fresh"}'
+        replies: list[bytes] = []
+
+        def drip() -> None:
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(b"PUT /__mock/scenario HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+                for byte in body:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(0.1)
+                replies.append(conn.recv(200))
+
+        dripping = threading.Thread(target=drip)
+        dripping.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        assert requests.get(f"{url}/api/v1/usage", headers={"Authorization": f"Bearer {TOKEN}"},
+                            timeout=10).status_code == 200
+        assert time.monotonic() - started < 0.5  # not behind the dripping body
+        dripping.join(10)
+        assert replies and replies[0].startswith(b"HTTP/1.1 200")
+        too_large = requests.put(f"{url}/__mock/scenario", data=b"x" * (MAX_BODY_BYTES + 1), timeout=20)
+        assert too_large.status_code == 413 and "too large" in too_large.json()["detail"]
