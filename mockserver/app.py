@@ -282,7 +282,8 @@ def dispatch(path: str) -> Response:
     except PreferenceError as exc:  # contract errors come first, whatever the request prefers
         if verdict.errors:
             return replies.validation_error(verdict.errors)
-        inverted = _inverted_usage_window(mock, verdict) if operation.is_usage else None
+        inverted = _inverted_usage_window(verdict, *_usage_period(mock.settings.clock(), verdict)) \
+            if operation.is_usage else None
         return inverted if inverted is not None else _preference_problem(exc)
     trace.preferences = preferences
     if preferences is not None and preferences.scenario is not None:
@@ -311,10 +312,13 @@ def dispatch(path: str) -> Response:
         mock.live.count_call(org, mock.settings.clock())
     if preferences is not None:
         canned = response.status_code != 200 or preferences.example is not None  # a documented reply as written
-        ignored = {"scenario"} if canned or not operation.is_usage else set()
-        if canned and operation.is_usage:
-            ignored.add("dynamic")
-        response.headers["Preference-Applied"] = preferences.applied(frozenset(ignored))
+        if not operation.is_usage:
+            ignored = frozenset({"scenario"})  # scenarios shape usage bodies only
+        elif canned:
+            ignored = frozenset({"scenario", "dynamic"})
+        else:
+            ignored = frozenset()
+        response.headers["Preference-Applied"] = preferences.applied(ignored)
     return response
 
 
@@ -346,8 +350,8 @@ def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, 
                 scenario: str = DEFAULT, preferences: Preferences | None = None) -> Response:
     today = mock.settings.clock()
     given_start, given_end = verdict.values.get("start_date"), verdict.values.get("end_date")
-    start, end = rules.default_period(today, given_start, given_end)
-    inverted = _inverted_usage_window(mock, verdict, today)
+    start, end = _usage_period(today, verdict)
+    inverted = _inverted_usage_window(verdict, start, end)
     if inverted is not None:
         return inverted
     org = credential.org_key
@@ -374,13 +378,16 @@ def serve_usage(mock: MockState, operation: Operation, verdict: RequestVerdict, 
     return reply
 
 
-def _inverted_usage_window(mock: MockState, verdict: RequestVerdict, today: date | None = None) -> Response | None:
+def _usage_period(today: date, verdict: RequestVerdict) -> tuple[date, date]:
+    """The window a usage request asks for, its missing ends defaulted (PERIOD-001/002)."""
+    return rules.default_period(today, verdict.values.get("start_date"), verdict.values.get("end_date"))
+
+
+def _inverted_usage_window(verdict: RequestVerdict, start: date, end: date) -> Response | None:
     """The reference's 422 when the window, given or defaulted, ends before it starts; None when it does not."""
-    given_start, given_end = verdict.values.get("start_date"), verdict.values.get("end_date")
-    start, end = rules.default_period(today or mock.settings.clock(), given_start, given_end)
     if rules.window_is_valid(start, end):
         return None
-    name = "start_date" if given_start is not None else "end_date"
+    name = "start_date" if verdict.values.get("start_date") is not None else "end_date"
     raw = request.args.getlist(name)[-1]
     trace = current_trace()
     trace.request_outcome = "invalid"
@@ -620,8 +627,8 @@ def _finish(response: Response) -> Response:
     target = None
     if trace is not None:
         _delay(trace)
-        if trace.fault is not None and faults.FAULT_HEADER not in response.headers:
-            response.headers[faults.FAULT_HEADER] = trace.fault  # the latency fault's mark
+        if trace.fault is not None:  # every fault reply says which fault it is
+            response.headers[faults.FAULT_HEADER] = trace.fault
         if mock.journal.enabled:
             target = _redacted_target(req)
             _journal(mock, trace, req, response, target)

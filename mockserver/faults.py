@@ -150,14 +150,12 @@ def error_response(status: int) -> Response:
         response = Response("Internal Server Error", 500, mimetype="text/plain")
     else:
         response = replies.json_reply({"detail": phrase}, status)
-    response.headers[FAULT_HEADER] = "error-rate"
     return response
 
 
 def rate_limited(rpm: int, retry_after: int) -> Response:
     response = replies.json_reply({"detail": f"Rate limit exceeded: {rpm} per 1 minute"}, 429, {
-        "Retry-After": str(retry_after), "X-RateLimit-Limit": str(rpm), "X-RateLimit-Remaining": "0",
-        FAULT_HEADER: "rate-limit"})
+        "Retry-After": str(retry_after), "X-RateLimit-Limit": str(rpm), "X-RateLimit-Remaining": "0"})
     return response
 
 

@@ -50,13 +50,14 @@ def read_body_first(app: WSGIApp) -> WSGIApp:
     up every other request of the worker.
     """
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        length = (environ.get("CONTENT_LENGTH") or "").strip()
+        text = (environ.get("CONTENT_LENGTH") or "").strip()
+        length = int(text) if text.isdigit() else 0
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length > MAX_BODY_BYTES:
             return _refuse(start_response, "413 Content Too Large",
                            f"Request body too large: {length} bytes, at most {MAX_BODY_BYTES}")
-        if chunked or (length.isdigit() and int(length) > 0):
-            body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1 if chunked else int(length))
+        if chunked or length:
+            body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1 if chunked else length)
             if len(body) > MAX_BODY_BYTES:
                 return _refuse(start_response, "413 Content Too Large",
                                f"Request body too large: more than {MAX_BODY_BYTES} bytes")

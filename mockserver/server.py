@@ -105,8 +105,8 @@ GIVE_WAY = "crosmos.give_way"  # environ key: a callable a request calls before 
 class Turns:
     """A lock that a thread may take out of turn only while nobody has waited ``patience`` seconds.
 
-    Strict arrival order costs a thread wake-up per request (a context switch, ~40 % of the
-    throughput of a 1-worker mock under load); no order at all lets one request wait behind
+    Strict arrival order costs a thread wake-up per request (a context switch: 9,754 → 7,338 req/s
+    for one worker × 4 threads at 16 connections, against a plain lock); no order at all lets one request wait behind
     many. So the thread that just finished a request may take the next turn at once (it is
     running already), but a waiter older than ``patience`` is handed the turn on release, and a
     waiter that times out takes a free turn itself: nobody waits much longer than ``patience``.
@@ -149,10 +149,11 @@ def in_turn(app: WSGIApp) -> WSGIApp:
     The worker's threads exist so that a request that sleeps (``Prefer: delay``, the latency
     fault) or waits on an upstream (proxy mode) does not hold up the others. Running Python, they
     can only take turns anyway (the GIL); left to fight for it, the GIL's hand-over is unfair and
-    a request can wait behind many others: with the default 2 workers × 4 threads at 16
-    connections, p99 23 ms with a lock taken in strict arrival order and 7 ms with ``Turns``
-    (``python -m bench.run --suite load``; Prism: 8 ms). A request calls ``environ[GIVE_WAY]()``
-    before it sleeps or waits.
+    a request can wait behind many others: with one worker × 4 threads at 16 connections and no
+    turns, p99 91 ms. With the default 2 workers × 4 threads, p99 was 23 ms with a lock taken in
+    strict arrival order and 7.0 ms with ``Turns`` in one ``python -m bench.run --suite load``
+    (Prism: 8 ms); it stays noisy (4.5–34 ms across the final run's three). A request calls
+    ``environ[GIVE_WAY]()`` before it sleeps or waits.
     """
     turn = Turns()
 
