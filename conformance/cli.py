@@ -98,7 +98,7 @@ def run(base_url: str | None, token: str | None, profile: str, level: str, seed:
         return
     if base_url is not None and not token:
         raise click.UsageError(f"--token (or ${TOKEN_ENV}) is required with --base-url")
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # an error is one line in a CI log
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         with _target(base_url, seed, err) as (url, target):

@@ -6,10 +6,11 @@ pytest plugin, a test) decides what to show and which exit code a result means.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -19,6 +20,7 @@ from typing import Any
 import schemathesis
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.transport import Response
+from schemathesis.engine import context as st_context
 from schemathesis.engine import events, from_schema
 
 from conformance.checks import (
@@ -145,24 +147,29 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     errors: list[str] = []
     generated = 0
     stop_reason = "completed"
-    with activated(schema, state), HttpClient(options.base_url, timeout=options.timeout,
-                                              max_body_bytes=options.max_body_bytes) as client:
+    with activated(schema, state), _capped_capability_probes(options.max_body_bytes, options.timeout), \
+            HttpClient(options.base_url, timeout=options.timeout, max_body_bytes=options.max_body_bytes) as client:
         session = _Session(client, schema, state, builder, options.token)
         session.preflight()
+        deadline = clock + budget
         try:
             for index, probe in enumerate(PROBES):
+                if time.monotonic() >= deadline:
+                    stop_reason = "budget spent on probes"
+                    errors.append(f"The {budget:g} s budget was spent after {index} of {len(PROBES)} probes")
+                    break
                 notify(Progress("probes", index, len(PROBES), probe.name))
                 probe.run(session)
             notify(Progress("probes", len(PROBES), len(PROBES), "done"))
         except _ServerStoppedAnswering as exc:
             errors.append(str(exc))
             stop_reason = "server stopped answering"
-        remaining = budget - (time.monotonic() - clock)
+        remaining = deadline - time.monotonic()
         if stop_reason == "completed" and (profile.coverage or profile.fuzzing):
             if remaining >= 1:
                 max_time = None if profile.max_time is None else max(1, int(min(profile.max_time, remaining - 1)))
-                generated, stop_reason = _generate(schema, profile, max_time, builder, options.token, errors,
-                                                   notify)
+                generated, stop_reason = _generate(schema, profile, max_time, deadline, builder, options.token,
+                                                   errors, notify)
             else:
                 stop_reason = "budget spent on probes"
                 errors.append(f"No generated cases: the {budget:g} s budget was spent on the probes")
@@ -369,24 +376,33 @@ def _schema(contract: LoadedContract, options: RunOptions, seed: int) -> Any:
     return schema
 
 
-def _generate(schema: Any, profile: Profile, max_time: int | None, builder: ResultBuilder, token: str,
-              errors: list[str], notify: ProgressCallback) -> tuple[int, str]:
+def _generate(schema: Any, profile: Profile, max_time: int | None, deadline: float, builder: ResultBuilder,
+              token: str, errors: list[str], notify: ProgressCallback) -> tuple[int, str]:
+    """Run schemathesis's phases; the run's budget is checked after every scenario it finishes."""
     if max_time is not None:
         schema.config.max_time = max_time
     sent = 0
     stop_reason = "completed"
+    over_budget = False
     notify(Progress("generated", 0, None, f"{profile.name}: coverage and fuzzing"))
-    for event in from_schema(schema).execute():
+    stream = from_schema(schema).execute()
+    for event in stream:
         if isinstance(event, events.ScenarioFinished):
             sent += len(event.recorder.interactions)
             _collect(event.recorder, builder, token)
             notify(Progress("generated", sent, None, event.phase.name.lower()))
+            if not over_budget and time.monotonic() >= deadline:
+                over_budget = True
+                stream.stop()
         elif isinstance(event, events.NonFatalError):
             errors.append(f"schemathesis: {event.info.title}: {' '.join(event.info.message.split())}"[:500])
         elif isinstance(event, events.FatalError):
             errors.append(f"schemathesis stopped: {event.exception}"[:500])
         elif isinstance(event, events.EngineFinished):
             stop_reason = str(event.stop_reason.value)
+    if over_budget:
+        stop_reason = "budget"
+        errors.append("The run's budget was spent before every generated case was sent")
     return sent, stop_reason
 
 
@@ -425,6 +441,29 @@ def _exchange_from_interaction(recorder: Any, case_id: str) -> Exchange | None:
     case = recorder.cases.get(case_id)
     phase = case.value.meta.phase.name.value if case is not None and case.value.meta is not None else "generated"
     return Exchange(sent, received, now, now, f"generated:{phase}")
+
+
+@contextlib.contextmanager
+def _capped_capability_probes(limit: int, seconds: float) -> Iterator[None]:
+    """Give schemathesis's own capability probes (its "probing" phase) our body cap and deadline.
+
+    Those two requests go through a session of their own, made by ``make_session``, and read
+    the whole body with only a per-read timeout: a server streaming without end was read for
+    tens of megabytes (about 14 s here) before the first generated case, whatever the cap.
+    The phase cannot be switched off, so its sessions get the hook every other request has.
+    """
+    original = st_context.make_session
+
+    def make_session(*args: Any, **kwargs: Any) -> Any:
+        session = original(*args, **kwargs)
+        session.hooks["response"].append(cap_body_hook(limit, seconds))
+        return session
+
+    st_context.make_session = make_session
+    try:
+        yield
+    finally:
+        st_context.make_session = original
 
 
 @schemathesis.hook("before_call")

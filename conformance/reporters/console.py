@@ -67,7 +67,8 @@ def _header(result: SuiteResult) -> RenderableType:
         f"Profile  {result.profile}   Level {result.level.value}   Seed {result.seed}   Time zone {result.timezone}",
         f"Contract sha256 {result.contract_sha256[:16]}…   kit {result.kit_version}   "
         f"schemathesis {result.schemathesis_version}",
-        f"Requests {result.requests} ({result.generated_cases} generated) in {result.duration_s:.1f} s",
+        f"Requests {result.requests} ({result.generated_cases} generated) in {result.duration_s:.1f} s"
+        + ("" if result.stop_reason == "completed" else f"   stopped early: {result.stop_reason}"),
     ]
     return Panel("\n".join(lines), title="Crosmos usage endpoint conformance", expand=False)
 

@@ -28,6 +28,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.behaviour = behaviour
         self.stopping = threading.Event()
         self.requests_seen = 0
+        self.completed_sends = 0  # endless or huge bodies a client read to their very end
         super().__init__(address, _Handler)
 
 
@@ -108,6 +109,8 @@ def fifty_megabytes(handler: _Handler, head: bytes) -> None:
         piece = chunk[: size - sent]
         handler.send(piece)
         sent += len(piece)
+    if sent >= size:
+        handler.server.completed_sends += 1
 
 
 def endless_chunked(handler: _Handler, head: bytes) -> None:
@@ -117,6 +120,8 @@ def endless_chunked(handler: _Handler, head: bytes) -> None:
         if handler.server.stopping.is_set():
             break
         handler.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+    else:
+        handler.server.completed_sends += 1
     raise OSError("stopped")
 
 
@@ -165,6 +170,10 @@ class RunningServer:
     @property
     def requests_seen(self) -> int:
         return self.server.requests_seen
+
+    @property
+    def completed_sends(self) -> int:
+        return self.server.completed_sends
 
 
 @contextlib.contextmanager
