@@ -118,6 +118,12 @@ class Turns:
         self._busy = False
         self._waiting: collections.deque[tuple[threading.Lock, float]] = collections.deque()
 
+    @property
+    def waiting(self) -> int:
+        """How many threads are queued for a turn (for health figures and tests)."""
+        with self._mutex:
+            return len(self._waiting)
+
     def acquire(self) -> None:
         with self._mutex:
             if not self._busy:

@@ -59,22 +59,26 @@ def test_a_defect_exits_1_naming_the_check_with_a_redacted_curl(faulty_url: str)
     assert REFERENCE_TOKEN not in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ("run", "--base-url", "http://127.0.0.1:9"),  # no token
-    ("run", "--profile", "nope"),
-    ("run", "--base-url", "{refused}", "--token", "t"),
-    ("run", "--base-url", "{refused}", "--token", "t", "--timezone", "Mars/Olympus"),
-    ("run", "--base-url", "{refused}", "--token", "t", "--contract", "/nonexistent/openapi.json"),
-    ("run", "--base-url", "not-a-url", "--token", "t"),
-    ("run", "--base-url", "http://[::1", "--token", "t"),
-    ("run", "--base-url", "http://127.0.0.1:99999", "--token", "t"),
-    ("run", "--base-url", "ftp://127.0.0.1/", "--token", "t"),
+@pytest.mark.parametrize(("args", "says"), [
+    (("run", "--base-url", "http://127.0.0.1:9"), "--token (or $CROSMOS_TOKEN) is required"),
+    (("run", "--profile", "nope"), "'nope' is not one of"),
+    (("run", "--base-url", "{refused}", "--token", "t"), "connection refused"),
+    (("run", "--base-url", "{refused}", "--token", "t", "--timezone", "Mars/Olympus"),
+     "unknown time zone 'Mars/Olympus'"),
+    (("run", "--base-url", "{refused}", "--token", "t", "--contract", "/nonexistent/openapi.json"),
+     "/nonexistent/openapi.json: no such file"),
+    (("run", "--base-url", "not-a-url", "--token", "t"), "'not-a-url' is not an http:// or https:// URL"),
+    (("run", "--base-url", "http://[::1", "--token", "t"), "is not a valid URL"),
+    (("run", "--base-url", "http://127.0.0.1:99999", "--token", "t"), "Port out of range"),
+    (("run", "--base-url", "ftp://127.0.0.1/", "--token", "t"), "'ftp://127.0.0.1/' is not an http://"),
 ])
-def test_usage_and_connection_errors_exit_2(args: tuple[str, ...]) -> None:
+def test_usage_and_connection_errors_exit_2(args: tuple[str, ...], says: str) -> None:
+    """Each case is refused for its own reason (the option is checked, not just the refused URL)."""
     refused = refused_url()
     done = run_cli(*(arg.replace("{refused}", refused) for arg in args))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 4, done.stderr
+    assert says in done.stderr, done.stderr
 
 
 def test_a_token_the_server_refuses_exits_2_not_1(reference_url: str) -> None:

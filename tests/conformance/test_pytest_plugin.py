@@ -58,7 +58,8 @@ def test_without_options_the_plugin_adds_nothing(tmp_path: Path) -> None:
     (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
     done = run_pytest(tmp_path)
     assert done.returncode == 0
-    assert "1 passed" in done.stdout
+    assert "1 passed" in done.stdout and "collected 1 item" in done.stdout  # no check items added
+    assert "--crosmos-base-url" in run_pytest(tmp_path, "--help").stdout  # yet the plugin is loaded
 
 
 def test_a_server_that_cannot_be_reached_fails_every_check_in_one_line_without_the_token(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from schemathesis import GenerationMode
 
+from conformance.expectations import Reading, read_date
 from contract import default_contract_path, rules
 from mockserver.server import running_mock
 
@@ -66,9 +67,17 @@ def judge(response: requests.Response, query: dict[str, Any] | None) -> None:
 
 
 def _given(body: dict[str, Any], query: dict[str, Any] | None, name: str, field: str) -> date | None:
-    """The date the request named (what the server parsed, for lax forms), or None when absent."""
+    """The date the request named, read from the query as the suite reads it, or None when absent.
+
+    Only a value whose date cannot be told (repeated values, unclear forms) falls back to the
+    body's own field, which leaves the echo rule nothing to judge for that request.
+    """
     if not query or query.get(name) in (None, [], ""):
         return None
+    raw = query[name]
+    param = read_date(name, [str(value) for value in (raw if isinstance(raw, list) else [raw])])
+    if param.reading in (Reading.VALID, Reading.LAX):
+        return param.value
     return rules.parse_iso_date(body.get(field))
 
 

@@ -115,8 +115,10 @@ def test_same_org_in_jwt_claims_sees_the_same_usage(app: Flask) -> None:
     client = app.test_client()
     alice = client.get("/api/v1/usage", headers={"Authorization": f"Bearer {jwt({'org_id': 'acme', 'sub': 'a'})}"})
     bob = client.get("/api/v1/usage", headers={"Authorization": f"Bearer {jwt({'org_id': 'acme', 'sub': 'b'})}"})
-    assert alice.status_code == bob.status_code == 200
+    carol = client.get("/api/v1/usage", headers={"Authorization": f"Bearer {jwt({'org_id': 'globex', 'sub': 'c'})}"})
+    assert alice.status_code == bob.status_code == carol.status_code == 200
     assert alice.get_json() == bob.get_json()
+    assert carol.get_json() != alice.get_json()  # the org decides the usage, not "any JWT"
 
 
 def test_a_second_document_is_served_for_all_its_operations() -> None:

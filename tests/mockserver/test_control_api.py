@@ -65,7 +65,8 @@ def test_scenarios_are_listed_with_a_valid_sample_each(base_url: str) -> None:
     assert listing["server_scenario"] == listing["default"] == "default"
     samples = {s["name"]: s["sample"] for s in listing["scenarios"]}
     assert samples["exhausted"]["tokens"]["remaining"] == 0
-    assert samples["default"] == _usage(base_url).json()  # the caller's org, as the API serves it
+    for name in SCENARIOS:  # the caller's org, as the API serves it in that scenario
+        assert samples[name] == _usage(base_url, **{"X-Mock-Scenario": name}).json(), name
     assert "sample" not in control(base_url, "GET", "/scenarios").json()["scenarios"][0]
 
 

@@ -94,7 +94,11 @@ def test_the_journal_shows_the_requests_and_never_the_token(page: Any, base_url:
         timeout=5_000)
     rows = page.inner_text("#journal-table tbody")
     assert "/api/v1/usage?start_date=2026-13-01" in rows and "request invalid" in rows
-    assert "scenario" not in rows or "exhausted" in rows
+    cells = page.eval_on_selector_all(
+        "#journal-table tbody tr",
+        "rows => rows.filter(r => r.innerText.includes('2026-13-01'))"
+        "            .map(r => Array.from(r.children).map(c => c.innerText.trim()))")
+    assert cells and cells[0][5] == "exhausted", cells  # the scenario column of that request's row
     page.select_option("#server-scenario", "near-limit")  # a varied picture for the screenshot
     page.click("#apply-scenario")
     page.wait_for_function(

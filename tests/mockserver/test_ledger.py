@@ -50,7 +50,7 @@ def test_same_seed_same_org_same_report_and_seeds_differ() -> None:
     first = UsageLedger(seed=1).report("key:a", *window).as_body()
     assert first == UsageLedger(seed=1).report("key:a", *window).as_body()
     others = {str(UsageLedger(seed=s).report("key:a", *window).as_body()) for s in range(2, 12)}
-    assert str(first) not in others or len(others) > 1
+    assert str(first) not in others and len(others) == 10
 
 
 def test_plans_cover_free_to_enterprise_with_some_unlimited() -> None:
@@ -70,5 +70,6 @@ def test_token_counts_are_realistic_magnitudes() -> None:
 
 def test_whole_calendar_window_answers_at_once(ledger: UsageLedger) -> None:
     report = ledger.report("key:huge", date(1, 1, 1), date(9999, 12, 31), TODAY)
+    assert report.metrics["tokens"].used > 0
     assert report.metrics["tokens"].used == ledger.report("key:huge", date(1, 1, 1), TODAY, TODAY).metrics[
         "tokens"].used

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
@@ -30,8 +31,9 @@ def _usage(base_url: str, token: str = TOKEN, query: str = "", **headers: str) -
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     today = date.fromisoformat(control(base_url, "GET", "/health").json()["today"])
-    start = date.fromisoformat(body["period_start"]) if "start_date" in query else None
-    end = date.fromisoformat(body["period_end"]) if "end_date" in query else None
+    asked = dict(parse_qsl(query.lstrip("?")))  # what the request named, not what the body says
+    start = date.fromisoformat(asked["start_date"]) if "start_date" in asked else None
+    end = date.fromisoformat(asked["end_date"]) if "end_date" in asked else None
     assert rules.check_usage_body(body, today_candidates=[today], start_param=start, end_param=end) == []
     return body
 

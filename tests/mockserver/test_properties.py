@@ -94,8 +94,9 @@ def test_a_wider_window_never_uses_less(seed: int, token: str, outer_start: date
     except OverflowError:
         return
     app = APPS[seed]
-    narrow = _get(app, token, inner_start, inner_end).get_json()
-    wide = _get(app, token, outer_start, outer_end).get_json()
+    narrow_reply, wide_reply = _get(app, token, inner_start, inner_end), _get(app, token, outer_start, outer_end)
+    assert narrow_reply.status_code == wide_reply.status_code == 200  # two valid windows: two usage bodies
+    narrow, wide = narrow_reply.get_json(), wide_reply.get_json()
     assert rules.check_window_monotonic(narrow, wide) == []
     assert rules.check_window_independent(narrow, wide) == []
 
@@ -105,4 +106,5 @@ def test_a_wider_window_never_uses_less(seed: int, token: str, outer_start: date
 def test_same_request_same_seed_same_body(token: str, start: date | None, end: date | None) -> None:
     first = _get(_app(5), token, start, end)
     second = _get(_app(5), token, start, end)
+    assert first.status_code == (200 if rules.window_is_valid(*rules.default_period(TODAY, start, end)) else 422)
     assert (first.status_code, first.get_data()) == (second.status_code, second.get_data())

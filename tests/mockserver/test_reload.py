@@ -31,7 +31,8 @@ def _with_ping() -> dict[str, Any]:
     return document
 
 
-def _eventually(check: Callable[[], bool], timeout: float = 6.0) -> None:
+def _eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll until ``check`` holds; the timeout only guards against a hang (not a speed claim)."""
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "the mock did not pick up the edit in time"
@@ -118,8 +119,9 @@ def test_the_watcher_checks_at_most_once_per_interval(tmp_path: Path) -> None:
     assert watcher.error is not None and "no such file" in watcher.error
 
 
-def test_an_unknown_reload_path_is_not_a_control_endpoint(base_url: str) -> None:
+def test_reload_takes_post_only_and_paths_below_it_are_unknown(base_url: str) -> None:
     assert_problem(control(base_url, "GET", "/reload"), 405, "method-not-allowed")
+    assert_problem(control(base_url, "POST", "/reload/x"), 404, "unknown-control-endpoint")
 
 
 def test_a_reload_that_fails_is_a_problem_naming_the_error(tmp_path: Path) -> None:

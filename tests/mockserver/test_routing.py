@@ -7,7 +7,7 @@ have claimed for itself (its default ``/static/``) belongs to the contract now.
 from __future__ import annotations
 
 import pytest
-from flask import Flask
+from flask import Flask, Response, request
 
 from mockserver.app import create_app
 
@@ -19,10 +19,23 @@ def app() -> Flask:
     return create_app(seed=1, access_log=False, journal_size=0)
 
 
-def test_contract_paths_are_served_without_a_url_rule(app: Flask) -> None:
-    response = app.test_client().get("/api/v1/usage", headers=AUTH)
+def test_contract_paths_are_served_without_a_url_rule() -> None:
+    """Seen from inside the request (Flask's public ``request.url_rule``): no rule was matched for
+    a contract path, while a control API path still matched its own rule."""
+    app = create_app(seed=1, access_log=False, journal_size=0)
+    rules: dict[str, str | None] = {}
+
+    @app.after_request
+    def record_rule(response: Response) -> Response:
+        rules[request.path] = request.url_rule.rule if request.url_rule is not None else None
+        return response
+
+    client = app.test_client()
+    response = client.get("/api/v1/usage", headers=AUTH)
     assert response.status_code == 200
     assert response.get_json()["plan"]
+    assert client.get("/__mock/health").status_code == 200
+    assert rules == {"/api/v1/usage": None, "/__mock/health": "/__mock/health"}
 
 
 def test_flask_claims_no_path_of_the_contracts_own(app: Flask) -> None:
