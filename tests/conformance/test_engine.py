@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 
 import pytest
+from rich.console import Console
 
 from conformance.client import ConnectionProblem
 from conformance.engine import PROFILES, kit_version
 from conformance.reporters import render_html, render_json, render_junit
+from conformance.reporters.console import render_console
 from conformance.result import CertLevel, Outcome, SuiteResult
 from contract.loader import load_contract
 from tests.conformance.conftest import SEED, certify
@@ -85,3 +88,15 @@ def test_the_json_report_holds_the_run_facts(reference_result: SuiteResult) -> N
     assert report["contract_sha256"] == reference_result.contract_sha256
     assert (report["seed"], report["profile"], report["level"]) == (SEED, "smoke", "full")
     assert [c["id"] for c in report["checks"]] == [c.id for c in reference_result.checks]
+
+
+def test_a_budget_spent_is_reported_as_the_reason_the_run_stopped(reference_url: str) -> None:
+    """One second cannot hold the probes and generation: the run says it was cut short, and how."""
+    result = certify(reference_url, budget=1)
+    assert result.stop_reason == "budget spent on probes"
+    assert result.generated_cases == 0
+    assert any("budget" in error for error in result.errors)
+    assert json.loads(render_json(result))["stop_reason"] == "budget spent on probes"
+    console = Console(file=io.StringIO(), width=200)
+    console.print(render_console(result))
+    assert "stopped early: budget spent on probes" in console.file.getvalue()
