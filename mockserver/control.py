@@ -23,6 +23,7 @@ from flask import Blueprint, Response, request, send_from_directory
 
 from contract import rules
 from mockserver import replies
+from mockserver.faults import FaultSettings
 from mockserver.app import CONTROL_PREFIX, MockState, state
 from mockserver.auth import AuthOutcome, authenticate, bearer_token
 from mockserver.liveusage import MAX_AMOUNT
@@ -200,12 +201,22 @@ def get_faults() -> Response:
 
 
 @route("/faults", "PUT")
-def set_faults() -> Response:
-    """Change some fault settings (the others keep their current value); they leave the contract."""
+def replace_faults() -> Response:
+    """The fault settings, whole: a field left out is off (PUT replaces, as HTTP means it)."""
+    return _apply_faults(FaultSettings())
+
+
+@route("/faults", "PATCH")
+def merge_faults() -> Response:
+    """Change some fault settings; the others keep their current value."""
+    return _apply_faults(state().fault_settings(state().store.snapshot()))
+
+
+def _apply_faults(base: FaultSettings) -> Response:
     mock = state()
     current = mock.fault_settings(mock.store.snapshot())
     try:
-        updated = current.updated(_json_body())
+        updated = base.updated(_json_body())
     except ValueError as exc:
         raise ControlError("bad-control-request", "Invalid fault settings", 400, str(exc)) from None
     if updated.rate_limit and not current.rate_limit:

@@ -168,6 +168,20 @@ def test_faults_can_be_changed_and_restored(base_url: str) -> None:
     assert {r.status_code for r in _every_reply(base_url)} == {200}
 
 
+def test_put_replaces_the_fault_settings_and_patch_merges_them(base_url: str) -> None:
+    """A 429 asked for earlier does not linger when a 503 is asked for with PUT."""
+    control(base_url, "PUT", "/faults", json={"rate_limit": True, "latency": "1ms"})
+    replaced = control(base_url, "PUT", "/faults", json={"error_rate": 1, "error_status": 503}).json()
+    assert replaced == {"latency": None, "error_rate": 1.0, "error_status": 503, "rate_limit": False,
+                        "source": "control-api"}
+    merged = control(base_url, "PATCH", "/faults", json={"latency": "5ms"}).json()
+    assert merged == {"latency": "5ms", "error_rate": 1.0, "error_status": 503, "rate_limit": False,
+                      "source": "control-api"}
+    assert control(base_url, "GET", "/faults").json() == merged
+    assert_problem(control(base_url, "PATCH", "/faults", json={"jitter": 1}), 400, "bad-control-request")
+    control(base_url, "DELETE", "/faults")
+
+
 @pytest.mark.parametrize(("payload", "detail"), [
     ({"latency": "soon"}, "latency"), ({"error_rate": 2}, "between 0 and 1"), ({"error_status": 200}, "400-599"),
     ({"rate_limit": "yes"}, "true or false"), ({"jitter": 1}, "unknown fault setting"),

@@ -34,7 +34,7 @@ def _usage(base_url: str, token: str | None = None, **headers: str) -> requests.
 
 
 def _no_latency(base_url: str) -> None:
-    assert control(base_url, "PUT", "/faults", json={"latency": None}).status_code == 200
+    assert control(base_url, "PATCH", "/faults", json={"latency": None}).status_code == 200
 
 
 def test_latency_from_the_command_line_slows_every_reply(base_url: str) -> None:
@@ -77,11 +77,11 @@ def test_an_unlimited_org_is_never_rate_limited(base_url: str) -> None:
 
 
 def test_an_error_rate_of_one_fails_every_request_with_the_chosen_status(base_url: str) -> None:
-    control(base_url, "PUT", "/faults", json={"latency": None, "error_rate": 1})
+    control(base_url, "PATCH", "/faults", json={"latency": None, "error_rate": 1})
     replies = [_usage(base_url) for _ in range(6)]
     assert {(r.status_code, r.headers["X-Mock-Fault"]) for r in replies} == {(503, "error-rate")}
     assert replies[0].json() == {"detail": "Service Unavailable"}
-    control(base_url, "PUT", "/faults", json={"error_status": 500})
+    control(base_url, "PATCH", "/faults", json={"error_status": 500})
     crash = _usage(base_url)
     assert (crash.status_code, crash.headers["Content-Type"], crash.text) == (
         500, "text/plain; charset=utf-8", "Internal Server Error")  # as Starlette answers an unhandled error
@@ -89,7 +89,7 @@ def test_an_error_rate_of_one_fails_every_request_with_the_chosen_status(base_ur
 
 
 def test_an_error_rate_fails_about_that_share(base_url: str) -> None:
-    control(base_url, "PUT", "/faults", json={"latency": None, "error_rate": "50%", "rate_limit": False})
+    control(base_url, "PATCH", "/faults", json={"latency": None, "error_rate": "50%", "rate_limit": False})
     with requests.Session() as session:
         statuses = [session.get(f"{base_url}{USAGE}", headers=auth(), timeout=5).status_code for _ in range(200)]
     assert set(statuses) == {200, 503}
