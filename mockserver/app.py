@@ -260,17 +260,14 @@ def dispatch(path: str) -> Response:
     operation = match.operation
     verdict = runtime.validator.check_request(req, operation)
     credential = _ANONYMOUS
-    if verdict.security_failed:
-        trace.request_outcome = "unauthenticated"
-        return replies.not_authenticated()
-    if operation.bearer_auth:
+    if verdict.security_failed or operation.bearer_auth:
         credential = authenticate(req.environ.get("HTTP_AUTHORIZATION"))
-        if credential.outcome is AuthOutcome.NOT_AUTHENTICATED:
+        if verdict.security_failed or credential.outcome is not AuthOutcome.OK:
             trace.request_outcome = "unauthenticated"
+            trace.problems = [credential.reason or "credentials refused by the contract's security scheme"]
+            if credential.outcome is AuthOutcome.INVALID_TOKEN:
+                return replies.invalid_credentials()
             return replies.not_authenticated()
-        if credential.outcome is AuthOutcome.INVALID_TOKEN:
-            trace.request_outcome = "unauthenticated"
-            return replies.invalid_credentials()
     org = trace.org = credential.org_key
     if verdict.errors:
         trace.request_outcome = "invalid"
@@ -635,8 +632,11 @@ def _finish(response: Response) -> Response:
     mock.cors.decorate(req, response)
     if mock.settings.access_log and log.isEnabledFor(logging.INFO):
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %s %d %.1fms", req.remote_addr, req.method, target or _redacted_target(req),
-                 response.status_code, elapsed)
+        why = ""
+        if trace is not None and trace.request_outcome == "unauthenticated" and trace.problems:
+            why = f" ({trace.problems[0]})"  # a refused credential says why; the reason never quotes it
+        log.info("%s %s %s %d %.1fms%s", req.remote_addr, req.method, target or _redacted_target(req),
+                 response.status_code, elapsed, why)
     return response
 
 

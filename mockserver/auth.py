@@ -1,10 +1,12 @@
 """Bearer authentication as the reference does it, and the org a token belongs to.
 
 The mock has no user database: any well-formed credential is accepted, so frontend teams can
-use whatever token their app holds. Well-formed means an API key ``csk_`` + at least 8 of
-``[A-Za-z0-9_-]``, or a JWT with three base64url segments, a JSON header naming a real ``alg``
-(never ``none``) and a non-empty signature. Everything else is refused exactly as production
-refuses it.
+use whatever token their app holds (``csk_test`` and ``csk_demo`` included). Well-formed means
+an API key ``csk_`` + at least one of ``[A-Za-z0-9_-]`` (the contract says only "API key
+(csk_…)"), or a JWT with three base64url segments, a JSON header naming a real ``alg`` (never
+``none``) and a non-empty signature. Everything else is refused exactly as production refuses
+it, and every refusal carries a reason for the access log, journal and dashboard: a reason
+never quotes the token.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-_API_KEY = re.compile(r"^csk_[A-Za-z0-9_-]{8,}$")
+_API_KEY = re.compile(r"^csk_[A-Za-z0-9_-]+$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,19}$")  # short enough to be a scheme, not a token
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 _ORG_CLAIMS = ("org_id", "org", "organization_id", "sub")
 
@@ -33,6 +36,7 @@ class AuthOutcome(Enum):
 class Credential:
     outcome: AuthOutcome
     org_key: str = ""  # stable org identity: a JWT's org claim, else a digest of the token
+    reason: str = ""  # why a credential was refused, in words that never quote the token
 
     @property
     def ok(self) -> bool:
@@ -52,29 +56,54 @@ def bearer_token(header: str | None) -> str | None:
 def authenticate(header: str | None) -> Credential:
     token = bearer_token(header)
     if token is None:
-        return Credential(AuthOutcome.NOT_AUTHENTICATED)
+        return Credential(AuthOutcome.NOT_AUTHENTICATED, reason=_header_problem(header))
     if _API_KEY.match(token):
         return Credential(AuthOutcome.OK, _digest(token))
+    if token.startswith("csk_"):
+        reason = "an API key needs at least one character after csk_" if token == "csk_" else \
+            "an API key has only A-Z, a-z, 0-9, _ and - after csk_"
+        return Credential(AuthOutcome.INVALID_TOKEN, reason=reason)
     claims = _jwt_claims(token)
-    if claims is None:
-        return Credential(AuthOutcome.INVALID_TOKEN)
+    if isinstance(claims, str):
+        return Credential(AuthOutcome.INVALID_TOKEN, reason=claims)
     org = next((str(claims[c]) for c in _ORG_CLAIMS if isinstance(claims.get(c), (str, int))), None)
     return Credential(AuthOutcome.OK, f"org:{org}" if org else _digest(token))
 
 
-def _jwt_claims(token: str) -> dict[str, Any] | None:
-    """The payload of a JWT-shaped token (signature not verified: the mock holds no keys)."""
+def _header_problem(header: str | None) -> str:
+    """Why an Authorization header carries no Bearer token (HTTPBearer's "Not authenticated")."""
+    if header is None:
+        return "no Authorization header"
+    scheme, space, _ = header.strip().partition(" ")
+    if not header.strip():
+        return "an empty Authorization header"
+    if not space:
+        if scheme.lower() == "bearer":
+            return "Bearer without a token"
+        return "the Authorization header has no scheme: send 'Bearer <token>'"
+    if scheme.lower() == "bearer":
+        return "Bearer without a token"
+    named = f"scheme {scheme!r}" if _SCHEME.match(scheme) else "a scheme"
+    return f"{named} is not Bearer: send 'Bearer <token>'"
+
+
+def _jwt_claims(token: str) -> dict[str, Any] | str:
+    """The payload of a JWT-shaped token, or why it is none (the signature is not verified: the
+    mock holds no keys)."""
+    not_a_credential = "neither a csk_ API key nor a JWT (three base64url segments)"
     parts = token.split(".")
-    if len(parts) != 3 or not all(_B64URL.match(p) for p in parts[:2]) or not parts[2]:
-        return None
-    if not _B64URL.match(parts[2]):
-        return None
+    if len(parts) != 3 or not all(_B64URL.match(p) for p in parts[:2]):
+        return not_a_credential
+    if not parts[2] or not _B64URL.match(parts[2]):
+        return "a JWT without a signature segment"
     header, payload = _b64json(parts[0]), _b64json(parts[1])
     if header is None or payload is None:
-        return None
+        return "a JWT whose header or payload is not base64url JSON"
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg.lower() == "none":
-        return None
+    if not isinstance(alg, str):
+        return "a JWT header without alg"
+    if alg.lower() == "none":
+        return "a JWT with alg 'none' (unsigned)"
     return payload
 
 

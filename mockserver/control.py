@@ -23,9 +23,9 @@ from flask import Blueprint, Response, request, send_from_directory
 
 from contract import rules
 from mockserver import replies
-from mockserver.faults import FaultSettings
 from mockserver.app import CONTROL_PREFIX, MockState, state
 from mockserver.auth import AuthOutcome, authenticate, bearer_token
+from mockserver.faults import FaultSettings
 from mockserver.liveusage import MAX_AMOUNT
 from mockserver.scenarios import SCENARIOS, UnknownScenarioError, get_scenario, names
 
@@ -374,7 +374,7 @@ def _required_org(body: dict[str, Any]) -> tuple[str, str]:
     credential = authenticate(f"Bearer {token}")
     if credential.outcome is not AuthOutcome.OK:
         raise ControlError("invalid-token", "Not a token the API accepts", 400,
-                           "the token is neither an API key (csk_ + 8 or more of [A-Za-z0-9_-]) nor a signed JWT")
+                           f"the token is refused: {credential.reason}")
     return credential.org_key, "api-key" if token.startswith("csk_") else "jwt"
 
 

@@ -35,8 +35,15 @@ def test_missing_or_malformed_credentials_get_fastapis_401(app: Flask, headers: 
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+@pytest.mark.parametrize("token", ["csk_test", "csk_demo", "csk_x", "csk_short", "csk_A-b_9"])
+def test_any_csk_key_with_a_character_after_the_prefix_is_accepted(app: Flask, token: str) -> None:
+    """The contract says only "API key (csk_…)": the first keys people type must work."""
+    response = app.test_client().get("/api/v1/usage", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.get_json()["plan"]
+
+
 @pytest.mark.parametrize("token", [
-    "garbage", "csk_", "csk_short", "a.b", "a.b.c",
+    "garbage", "csk_", "csk_!!", "a.b", "a.b.c",
     "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.c2ln",  # alg none
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.",  # empty signature
 ])

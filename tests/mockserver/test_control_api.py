@@ -159,6 +159,24 @@ def test_control_requests_are_not_journaled_and_the_journal_can_be_cleared(base_
     assert len(journal(base_url)) == 1
 
 
+@pytest.mark.parametrize(("authorization", "reason"), [
+    (None, "no Authorization header"),
+    ("Basic Y3NrX2pvdXJuYWxfc2VjcmV0", "scheme 'Basic' is not Bearer"),
+    ("csk_journal_secret", "the Authorization header has no scheme"),
+    ("Bearer csk_journal secret", "an API key has only A-Z, a-z, 0-9, _ and - after csk_"),
+    ("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.c2ln", "alg 'none'"),
+    ("Bearer journal_secret", "neither a csk_ API key nor a JWT"),
+])
+def test_a_refused_token_is_journaled_with_its_reason_never_the_token(base_url: str, authorization: str | None,
+                                                                      reason: str) -> None:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    assert requests.get(f"{base_url}{USAGE}", headers=headers, timeout=5).status_code == 401
+    entry = journal(base_url, limit=1)[0]
+    assert entry["request"] == "unauthenticated" and entry["status"] == 401
+    assert any(reason in problem for problem in entry["problems"]), entry
+    assert "journal_secret" not in str(entry) and "Y3NrX2pvdXJuYWxfc2VjcmV0" not in str(entry)
+
+
 def test_faults_can_be_changed_and_restored(base_url: str) -> None:
     changed = control(base_url, "PUT", "/faults", json={"error_rate": "100%", "error_status": 503})
     assert changed.json() == {"latency": None, "error_rate": 1.0, "error_status": 503, "rate_limit": False,

@@ -99,6 +99,11 @@ def test_the_journal_shows_the_requests_and_never_the_token(page: Any, base_url:
         "rows => rows.filter(r => r.innerText.includes('2026-13-01'))"
         "            .map(r => Array.from(r.children).map(c => c.innerText.trim()))")
     assert cells and cells[0][5] == "exhausted", cells  # the scenario column of that request's row
+    requests.get(f"{base_url}{USAGE}", headers={"Authorization": "Basic c2VjcmV0"}, timeout=5)
+    page.wait_for_function(
+        "() => document.querySelector('#journal-table tbody').innerText.includes('is not Bearer')", timeout=5_000)
+    assert "scheme 'Basic' is not Bearer" in page.inner_text("#journal-table tbody")  # a 401 says why
+    assert "c2VjcmV0" not in page.content()
     page.select_option("#server-scenario", "near-limit")  # a varied picture for the screenshot
     page.click("#apply-scenario")
     page.wait_for_function(
