@@ -290,6 +290,10 @@ def dispatch(path: str) -> Response:
     else:
         scenario = snapshot.scenario or mock.settings.scenario
     trace.scenario = scenario
+    if preferences is not None and preferences.code in REQUESTED_ERRORS and not operation.documents(preferences.code):
+        requested = _requested_error(mock, operation, preferences.code, scenario, org)
+        if requested is not None:
+            return requested
     if fault_settings.active:
         refusal = _inject_faults(mock, fault_settings, scenario, org)
         if refusal is not None:
@@ -316,6 +320,31 @@ def dispatch(path: str) -> Response:
         else:
             ignored = frozenset()
         response.headers["Preference-Applied"] = preferences.applied(ignored)
+    return response
+
+
+REQUESTED_ERRORS = ("401", "403", "429", "500", "503")
+"""Statuses production sends that the contract does not document, servable with ``Prefer: code=``."""
+
+
+def _requested_error(mock: MockState, operation: Operation, code: str, scenario: str, org: str) -> Response | None:
+    """What production answers for ``code``, marked as asked for: a UI's error states on demand.
+
+    Not a contract break (the journal says ``fault``, as for the fault settings); None for a
+    401/403 on an operation without security, which production could never send.
+    """
+    trace = current_trace()
+    if code in ("401", "403"):
+        if not operation.requires_auth:
+            return None
+        response = replies.not_authenticated() if code == "401" else replies.forbidden()
+    elif code == "429":
+        rpm = SCENARIOS[scenario].plan_for(mock.ledger, org).rate_limit_rpm if operation.is_usage else 60
+        response = faults.rate_limited(rpm if rpm > 0 else 60, faults.REQUESTED_RETRY_AFTER_S)
+    else:
+        response = faults.error_response(int(code))
+    trace.fault, trace.response_outcome = faults.REQUESTED, "fault"
+    response.headers["Preference-Applied"] = f"code={code}"
     return response
 
 
@@ -483,13 +512,13 @@ def _chosen_status(operation: Operation, preferences: Preferences) -> str:
     if preferences.code is None:
         return operation.success_status()
     code = preferences.code
-    if code in documented or f"{code[0]}XX" in documented or "default" in documented:
+    if operation.documents(code):
         return code
-    hint = " (a 401 needs no preference: send the request without Authorization)" \
-        if code in ("401", "403") and operation.requires_auth else ""
+    servable = [c for c in REQUESTED_ERRORS if c not in ("401", "403") or operation.requires_auth]
     raise PreferenceError("undocumented-status", "Status not documented",
                           f"{operation.method} {operation.path} documents {', '.join(sorted(documented))}; "
-                          f"not {code}{hint}", sorted(documented))
+                          f"not {code} (production's own errors can be asked for too: "
+                          f"{', '.join(servable)})", sorted(documented))
 
 
 def _unknown_example(operation: Operation, status: str, examples: Mapping[str, Any], hint: bool) -> PreferenceError:

@@ -25,6 +25,8 @@ from mockserver.shared import SharedStore
 MAX_DELAY_MS = 30_000
 RATE_WINDOW_S = 60.0
 FAULT_HEADER = "X-Mock-Fault"
+REQUESTED = "requested"  # X-Mock-Fault of an error a request asked for with Prefer: code=
+REQUESTED_RETRY_AFTER_S = 30
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*(?:-\s*(\d+(?:\.\d+)?)\s*(ms|s)?)?\s*$", re.IGNORECASE)
 
 

@@ -39,6 +39,11 @@ class Operation:
         statuses = sorted(str(s) for s in self.spec.get("responses", {}))
         return next((s for s in statuses if s.startswith("2")), statuses[0] if statuses else "200")
 
+    def documents(self, status: str) -> bool:
+        """Whether the document answers ``status`` (exactly, as ``4XX``, or through ``default``)."""
+        documented = {str(s) for s in self.spec.get("responses", {})}
+        return status in documented or f"{status[0]}XX" in documented or "default" in documented
+
     def response(self, status: str) -> Mapping[str, Any]:
         responses: Mapping[str, Any] = self.spec.get("responses", {})
         return responses.get(status) or responses.get(f"{status[0]}XX") or responses.get("default") or {}

@@ -27,6 +27,11 @@ def not_authenticated() -> Response:
     return json_reply({"detail": "Not authenticated"}, 401, {"WWW-Authenticate": "Bearer"})
 
 
+def forbidden() -> Response:
+    """FastAPI's HTTPBearer before 0.122 answered a missing credential with 403."""
+    return json_reply({"detail": "Not authenticated"}, 403, {"WWW-Authenticate": "Bearer"})
+
+
 def invalid_credentials() -> Response:
     """A Bearer token of the wrong shape, as the reference's token check answers it."""
     return json_reply({"detail": "Invalid authentication credentials"}, 401, {"WWW-Authenticate": "Bearer"})

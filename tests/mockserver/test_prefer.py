@@ -16,7 +16,7 @@ from contract import rules
 from mockserver import prefer
 from mockserver.prefer import PreferenceError, Preferences
 from mockserver.server import running_mock
-from tests.mockserver.frontend import USAGE, assert_problem, auth
+from tests.mockserver.frontend import USAGE, assert_problem, auth, journal
 
 FASTAPI_422 = {"detail": [{
     "type": "date_from_datetime_parsing", "loc": ["query", "start_date"],
@@ -95,11 +95,36 @@ def test_code_200_is_the_ordinary_reply(base_url: str) -> None:
     assert _usage(base_url, "code=200").json() == _usage(base_url).json()
 
 
-@pytest.mark.parametrize(("header", "hint"), [("code=500", ""), ("code=401", "without Authorization")])
-def test_an_undocumented_status_is_refused_listing_the_documented_ones(base_url: str, header: str, hint: str) -> None:
+@pytest.mark.parametrize("header", ["code=418", "code=302", "code=502"])
+def test_an_undocumented_status_is_refused_listing_the_documented_ones(base_url: str, header: str) -> None:
     body = assert_problem(_usage(base_url, header), 400, "undocumented-status")
     assert body["valid"] == ["200", "422"]
-    assert hint in body["detail"]
+    assert "401, 403, 429, 500, 503" in body["detail"]  # and the production errors it can serve
+
+
+@pytest.mark.parametrize("ask", [{"Prefer": "code=401"}, {"Prefer": "code=403"}, {"Prefer": "code=429"},
+                                 {"Prefer": "code=500"}, {"Prefer": "code=503"}, {"query": "?__code=503"}])
+def test_production_errors_are_served_on_request_as_production_sends_them(base_url: str,
+                                                                          ask: dict[str, str]) -> None:
+    query = ask.pop("query", "")
+    code = int(ask["Prefer"].split("=")[1]) if ask else int(query.split("=")[1])
+    response = requests.get(f"{base_url}{USAGE}{query}", headers={**auth(), **ask}, timeout=5)
+    assert response.status_code == code
+    assert response.headers["X-Mock-Fault"] == "requested"  # marked as asked for
+    assert response.headers["Preference-Applied"] == f"code={code}"
+    entry = journal(base_url, limit=1)[0]
+    assert (entry["status"], entry["fault"], entry["response"]) == (code, "requested", "fault")  # not a break
+    if code in (401, 403):
+        assert response.json() == {"detail": "Not authenticated"}
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    elif code == 429:
+        assert response.json()["detail"].startswith("Rate limit exceeded: ")
+        assert int(response.headers["Retry-After"]) > 0 and response.headers["X-RateLimit-Remaining"] == "0"
+        assert int(response.headers["X-RateLimit-Limit"]) == _usage(base_url).json()["rate_limit_rpm"]
+    elif code == 503:
+        assert response.json() == {"detail": "Service Unavailable"}
+    else:
+        assert response.text == "Internal Server Error"  # Starlette's own 500
 
 
 @pytest.mark.parametrize("header", ["code=abc", "dynamic=maybe", "delay=forever", "delay=31s"])
