@@ -256,6 +256,8 @@ def dispatch(path: str) -> Response:
         return serve_proxy(mock, runtime, match.operation, fault_settings)
     if match.operation is None:
         trace.request_outcome = "not-in-contract"
+        if req.path == "/" and not match.allowed and mock.settings.control:
+            return replies.redirect(f"{CONTROL_PREFIX}/")  # the first URL people open: the dashboard
         return replies.method_not_allowed(match.allowed) if match.allowed else replies.not_found()
     operation = match.operation
     verdict = runtime.validator.check_request(req, operation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -105,9 +106,26 @@ def main(host: str, port: int, spec: Path | None, seed: int, workers: int, threa
         log.warning("the control API and dashboard (%s/) are reachable from the network on %s; "
                     "--no-control removes them", CONTROL_PREFIX, host)
     try:
-        serve(app, ServerOptions(host=host, port=port, workers=workers, threads=threads))
+        serve(app, ServerOptions(host=host, port=port, workers=workers, threads=threads,
+                                 welcome=functools.partial(welcome, control=control)))
     except PortInUseError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+SAMPLE_TOKEN = "csk_test"
+
+
+def welcome(url: str, *, control: bool) -> str:
+    """What a newcomer needs on the first screen: where to look, a token, one request, how to stop."""
+    lines = []
+    if control:
+        lines.append(f"  dashboard     {url}{CONTROL_PREFIX}/")
+    lines += [
+        f"  sample token  {SAMPLE_TOKEN}   (any csk_… key or JWT works)",
+        f"  try           curl -s -H 'Authorization: Bearer {SAMPLE_TOKEN}' {url}/api/v1/usage",
+        "  stop          Ctrl-C",
+    ]
+    return "\n".join(lines)
 
 
 def _check_combinations(upstream: str | None, strict: bool, scenario: str, live_usage: tuple[str, int] | None,

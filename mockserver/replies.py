@@ -27,6 +27,12 @@ def not_authenticated() -> Response:
     return json_reply({"detail": "Not authenticated"}, 401, {"WWW-Authenticate": "Bearer"})
 
 
+def redirect(location: str) -> Response:
+    response = Response(status=302)
+    response.headers["Location"] = location
+    return response
+
+
 def forbidden() -> Response:
     """FastAPI's HTTPBearer before 0.122 answered a missing credential with 403."""
     return json_reply({"detail": "Not authenticated"}, 403, {"WWW-Authenticate": "Bearer"})

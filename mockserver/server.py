@@ -33,6 +33,10 @@ from mockserver.limits import limit_request_size, read_body_first
 log = logging.getLogger(__name__)
 READY_LINE = "crosmos-mock listening on "
 ENGINES = ("granian", "gunicorn")
+# Ctrl-C and SIGTERM end the server within 2 s: a granian worker holding an idle keep-alive
+# connection refuses to stop gracefully and was killed only after the 30 s default. A mock's
+# requests take milliseconds, so one second of grace loses nothing a user would miss.
+STOP_GRACE_S = 1
 MAX_REQUEST_HEAD = 2 * 1024 * 1024  # the server's own cap; mockserver.limits answers JSON well below it
 
 
@@ -42,8 +46,9 @@ class ServerOptions:
     port: int = 4010
     workers: int = 2
     threads: int = 4  # WSGI threads per worker (granian: blocking threads; gunicorn: gthread threads)
-    timeout: int = 30  # seconds a worker may take to stop (granian) or to answer (gunicorn)
+    timeout: int = 30  # seconds a worker may take to answer (gunicorn)
     engine: str = "granian"
+    welcome: Callable[[str], str] | None = None  # the first screen's text after the address, given the URL
 
 
 class PortInUseError(OSError):
@@ -182,24 +187,39 @@ def in_turn(app: WSGIApp) -> WSGIApp:
     return wsgi
 
 
-def _announce(host: str, port: int) -> None:
-    print(f"{READY_LINE}http://{f'[{host}]' if ':' in host else host}:{port}", flush=True)
+def _announce(host: str, port: int, welcome: Callable[[str], str] | None = None) -> None:
+    """The ready line first (tools wait for it), then what a person needs to start."""
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    print(f"{READY_LINE}{url}", flush=True)
+    if welcome is not None:
+        print(welcome(url), flush=True)
 
 
-def _announce_when_accepting(host: str, port: int, timeout: float = 30.0) -> None:
+def _announce_when_accepting(host: str, port: int, welcome: Callable[[str], str] | None = None,
+                             timeout: float = 30.0) -> None:
     """Print ``READY_LINE`` once a worker accepts connections (granian binds in the workers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            _announce(host, port)
+            _announce(host, port, welcome)
             return
         time.sleep(0.01)
     log.error("no worker accepted connections on %s:%d within %.0fs", host, port, timeout)
 
 
+class ExpectedStopFilter(logging.Filter):
+    """Drop granian's warning that it killed a worker at stop: with ``STOP_GRACE_S`` that is how a
+    worker holding an idle keep-alive connection ends, not a fault worth a WARNING at every Ctrl-C."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "refused to gracefully stop" not in record.getMessage()
+
+
 _GRANIAN_LOGGING = {
     "formatters": {"generic": {"()": "logging.Formatter", "fmt": "%(asctime)s %(levelname)s granian: %(message)s"}},
-    "handlers": {"console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+    "filters": {"expected_stop": {"()": "mockserver.server.ExpectedStopFilter"}},
+    "handlers": {"console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                             "filters": ["expected_stop"]}},
     "loggers": {"_granian": {"handlers": ["console"], "level": "WARNING", "propagate": False}},
 }
 
@@ -222,14 +242,15 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
 
         def startup(self, spawn_target: Any, target_loader: Any) -> None:
             super().startup(spawn_target, target_loader)  # type: ignore[no-untyped-call]
-            threading.Thread(target=_announce_when_accepting, args=(options.host, port), daemon=True).start()
+            threading.Thread(target=_announce_when_accepting, args=(options.host, port, options.welcome),
+                             daemon=True).start()
 
     port = options.port or pick_free_port(options.host)
     server = AnnouncingServer(
         "mockserver.app:create_app",  # a label only: the loader below hands over the app built here
         address=options.host, port=port, interface=Interfaces.WSGI, workers=options.workers,
         blocking_threads=options.threads, http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD),
-        log_level=LogLevels.warning, log_dictconfig=_GRANIAN_LOGGING, workers_kill_timeout=options.timeout,
+        log_level=LogLevels.warning, log_dictconfig=_GRANIAN_LOGGING, workers_kill_timeout=STOP_GRACE_S,
         respawn_failed_workers=True,  # as gunicorn does: a worker that dies is replaced, the server stays up
     )
     wsgi = buffered(limit_request_size(read_body_first(in_turn(app))))
@@ -259,7 +280,7 @@ def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
                 "loglevel": "warning",
                 "limit_request_line": 0,  # unlimited here: mockserver.limits refuses with JSON
                 "limit_request_field_size": 0,
-                "when_ready": _announce_gunicorn,
+                "when_ready": lambda server: _announce_gunicorn(server, opts.welcome),
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)
@@ -270,10 +291,10 @@ def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
     _Gunicorn(app, options).run()
 
 
-def _announce_gunicorn(server: Any) -> None:
+def _announce_gunicorn(server: Any, welcome: Callable[[str], str] | None) -> None:
     for listener in server.LISTENERS:
         host, port = listener.sock.getsockname()[:2]
-        _announce(host, port)
+        _announce(host, port, welcome)
 
 
 def freeze_startup_objects() -> None:

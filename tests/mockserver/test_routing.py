@@ -60,3 +60,10 @@ def test_methods_the_contract_lacks_still_get_405_with_allow(app: Flask) -> None
 def test_near_misses_of_a_documented_path_are_404_not_the_operation(app: Flask, path: str) -> None:
     response = app.test_client().get(path, headers=AUTH)
     assert (response.status_code, response.get_json()) == (404, {"detail": "Not Found"}), path
+
+
+def test_the_root_leads_to_the_dashboard_when_the_control_api_is_on(app: Flask) -> None:
+    root = app.test_client().get("/")
+    assert (root.status_code, root.headers["Location"]) == (302, "/__mock/")
+    closed = create_app(seed=1, access_log=False, journal_size=0, control=False).test_client().get("/")
+    assert (closed.status_code, closed.get_json()) == (404, {"detail": "Not Found"})

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from contract import rules
-from mockserver.server import READY_LINE, running_mock
+from mockserver.server import READY_LINE, STOP_GRACE_S, running_mock
 
 TOKEN = "csk_integration_SECRET_4242"
 CLI = shutil.which("crosmos-mock", path=str(Path(sys.executable).parent)) or "crosmos-mock"
@@ -112,3 +112,64 @@ def test_a_busy_port_is_named() -> None:
     assert result.returncode == 1
     assert f"127.0.0.1:{port} is already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _start_as_from_a_terminal(*args: str) -> subprocess.Popen[str]:
+    """In a process group of its own with SIGINT restored (a shell's background child may inherit
+    it ignored), so signalling the group is what Ctrl-C in a terminal does."""
+    def as_a_terminal_would() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.setpgrp()
+
+    return subprocess.Popen([CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=as_a_terminal_would)
+
+
+def test_the_first_screen_says_where_to_look_a_token_one_request_and_how_to_stop() -> None:
+    process = _start_as_from_a_terminal("--port", "0", "--workers", "1")
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(READY_LINE, 1)[1].strip()
+        screen = [process.stdout.readline().strip() for _ in range(4)]
+        assert screen[0] == f"dashboard     {url}/__mock/"
+        assert screen[1].startswith("sample token  csk_test")
+        assert screen[2] == f"try           curl -s -H 'Authorization: Bearer csk_test' {url}/api/v1/usage"
+        assert screen[3] == "stop          Ctrl-C"
+        assert requests.get(f"{url}/api/v1/usage", headers={"Authorization": "Bearer csk_test"},
+                            timeout=5).status_code == 200  # the line shown works as shown
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+# The server promises to stop within 2 s (STOP_GRACE_S of grace, then a kill): twice that plus
+# 3 s of slack on a loaded machine, far under the 30 s a worker holding a keep-alive connection
+# used to be given.
+PROMISED_STOP_S = 2
+assert STOP_GRACE_S < PROMISED_STOP_S
+STOP_BOUND_S = PROMISED_STOP_S * 2 + 3
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_stop_the_server_promptly_after_traffic(stop: signal.Signals) -> None:
+    tries = 10 if stop is signal.SIGINT else 3
+    for attempt in range(tries):
+        workers = (1, 2, 4)[attempt % 3]
+        process = _start_as_from_a_terminal("--port", "0", "--workers", str(workers), "--no-access-log")
+        session = requests.Session()  # left open: idle keep-alive connections are what held workers up
+        try:
+            url = _wait_for_url(process)
+            for _ in range(20):
+                assert session.get(f"{url}/api/v1/usage", headers={"Authorization": f"Bearer {TOKEN}"},
+                                   timeout=5).status_code == 200
+        finally:
+            os.killpg(process.pid, stop)
+            try:
+                output, _ = process.communicate(timeout=STOP_BOUND_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                raise AssertionError(f"{stop.name} with {workers} workers: still running after {STOP_BOUND_S} s")
+            finally:
+                session.close()
+        assert "Traceback" not in output, output
