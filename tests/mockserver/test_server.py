@@ -122,7 +122,8 @@ def _start_as_from_a_terminal(*args: str) -> subprocess.Popen[str]:
         os.setpgrp()
 
     return subprocess.Popen([CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=as_a_terminal_would)
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=as_a_terminal_would)  # noqa: PLW1509 (pytest's threads hold no lock we need)
 
 
 def test_the_first_screen_says_where_to_look_a_token_one_request_and_how_to_stop() -> None:
@@ -169,7 +170,8 @@ def test_ctrl_c_and_sigterm_stop_the_server_promptly_after_traffic(stop: signal.
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.communicate()
-                raise AssertionError(f"{stop.name} with {workers} workers: still running after {STOP_BOUND_S} s")
+                raise AssertionError(
+                    f"{stop.name} with {workers} workers: still running after {STOP_BOUND_S} s") from None
             finally:
                 session.close()
         assert "Traceback" not in output, output
