@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml requirements.lock
 mock: $(STAMP)            ## serve the mock on http://127.0.0.1:4010 (embedded contract)
 	$(BIN)/crosmos-mock $(ARGS)
 
-certify: $(STAMP)         ## certify a server (default: the embedded mock)
-	$(BIN)/crosmos-conformance run $(ARGS)
+certify: $(STAMP)         ## certify a server (default: the embedded mock); the token from $$CROSMOS_TOKEN
+	@echo "crosmos-conformance run (arguments not echoed: they may hold a token)"
+	@$(BIN)/crosmos-conformance run $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

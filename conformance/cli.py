@@ -24,6 +24,7 @@ from conformance.engine import Progress as RunProgress
 from conformance.reporters import render_html, render_json, render_junit
 from conformance.reporters.console import render_catalogue, render_console
 from conformance.result import CertLevel, SuiteResult
+from contract.catalogue import CATALOGUE
 from contract.loader import ContractError
 
 EXIT_CONFORMANT, EXIT_NOT_CONFORMANT, EXIT_USAGE = 0, 1, 2
@@ -33,14 +34,27 @@ MOCK_TOKEN = "csk_conformance_demo_0001"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="crosmos-contract-kit", prog_name="crosmos-conformance")
 def main() -> None:
     """Certify an implementation of the Crosmos usage endpoint (GET /api/v1/usage)."""
 
 
 @main.command("list-checks")
 def list_checks() -> None:
-    """Print the check catalogue (ids, levels, rules)."""
-    Console().print(render_catalogue())
+    """Print the check catalogue (ids, levels, rules).
+
+    In a terminal, a table; piped or in a CI log, one check per line (``ID<TAB>LEVEL<TAB>title: rule``)
+    that no column width wraps and grep can read.
+    """
+    _print_catalogue()
+
+
+def _print_catalogue() -> None:
+    if sys.stdout.isatty():
+        Console().print(render_catalogue())
+        return
+    for spec in CATALOGUE:
+        click.echo(f"{spec.id}\t{spec.level.value}\t{spec.title}: {spec.rule}")
 
 
 def _base_url(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
@@ -94,7 +108,7 @@ def run(base_url: str | None, token: str | None, profile: str, level: str, seed:
     """Certify a server (or, without --base-url, the embedded mock)."""
     out = Console(soft_wrap=True)
     if show_checks:
-        out.print(render_catalogue())
+        _print_catalogue()
         return
     if base_url is not None and not token:
         raise click.UsageError(f"--token (or ${TOKEN_ENV}) is required with --base-url")

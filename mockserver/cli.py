@@ -43,6 +43,7 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="crosmos-contract-kit", prog_name="crosmos-mock")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
 @click.option("--port", default=4010, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0 picks a free one and prints it).")

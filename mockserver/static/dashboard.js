@@ -55,6 +55,13 @@ async function loadHealth() {
   $("#error-rate").value = faults.error_rate ? String(faults.error_rate) : "";
   $("#error-status").value = String(faults.error_status);
   $("#rate-limit").checked = faults.rate_limit;
+  const on = [];  // faults make replies leave the contract on purpose: say so where nobody can miss it
+  if (faults.latency) on.push(`latency ${faults.latency}`);
+  if (faults.error_rate) on.push(`${Math.round(faults.error_rate * 100)}% answered ${faults.error_status}`);
+  if (faults.rate_limit) on.push("429 over each org's rate limit");
+  const banner = $("#faults-banner");
+  banner.hidden = on.length === 0;
+  banner.textContent = on.length ? `Faults on: ${on.join(", ")}. Replies leave the contract on purpose.` : "";
 }
 
 async function loadScenarios() {

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.engine import kit_version
 from contract.catalogue import CATALOGUE
 from tests.conformance.conftest import serve
 from tests.servers.hostile import refused_url
@@ -99,11 +100,23 @@ def test_an_unwritable_report_path_exits_2_before_the_run(reference_url: str, tm
 
 
 @pytest.mark.parametrize("args", [("list-checks",), ("run", "--list-checks")])
-def test_the_catalogue_is_listed(args: tuple[str, ...]) -> None:
-    done = run_cli(*args, env={"COLUMNS": "200"})
+def test_the_catalogue_is_listed_one_check_per_line_when_piped(args: tuple[str, ...]) -> None:
+    """A CI log is no terminal: no table wrapped at 80 columns, one greppable line per check."""
+    done = run_cli(*args, env={"COLUMNS": "80"})
     assert done.returncode == 0
-    for spec in CATALOGUE:
-        assert spec.id in done.stdout
+    lines = done.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [spec.id for spec in CATALOGUE]
+    for line, spec in zip(lines, CATALOGUE, strict=True):
+        assert line == f"{spec.id}\t{spec.level.value}\t{spec.title}: {spec.rule}"
+
+
+@pytest.mark.parametrize("command", ["crosmos-conformance", "crosmos-mock"])
+def test_both_commands_tell_their_version(command: str) -> None:
+    found = shutil.which(command, path=str(Path(sys.executable).parent))
+    assert found is not None
+    done = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"{command}, version {kit_version()}"
 
 
 def test_without_a_base_url_it_certifies_the_embedded_mock(tmp_path: Path) -> None:

@@ -117,6 +117,16 @@ def test_the_journal_shows_the_requests_and_never_the_token(page: Any, base_url:
     assert shot.stat().st_size > 20_000
 
 
+def test_a_banner_says_when_faults_are_on(page: Any) -> None:
+    assert page.is_hidden("#faults-banner")
+    page.fill("#latency", "1ms")
+    page.click("#apply-faults")
+    page.wait_for_function("() => !document.querySelector('#faults-banner').hidden", timeout=5_000)
+    assert page.inner_text("#faults-banner") == "Faults on: latency 1ms. Replies leave the contract on purpose."
+    page.click("#clear-faults")
+    page.wait_for_function("() => document.querySelector('#faults-banner').hidden", timeout=5_000)
+
+
 def test_the_page_is_served_with_a_strict_content_security_policy(base_url: str) -> None:
     response = requests.get(f"{base_url}/__mock/", timeout=5)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
