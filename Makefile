@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: mock certify test lint fuzz soak bench clean
+.PHONY: mock certify test lint fuzz soak bench clean msw-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ mock: $(STAMP)            ## serve the mock on http://127.0.0.1:4010 (embedded c
 certify: $(STAMP)         ## certify a server (default: the embedded mock); the token from $$CROSMOS_TOKEN
 	@echo "crosmos-conformance run (arguments not echoed: they may hold a token)"
 	@$(BIN)/crosmos-conformance run $(ARGS)
+
+msw-deps:                 ## msw for the node test of `crosmos-mock export` (into .cache/msw; needs npm)
+	npm install --prefix .cache/msw --no-audit --no-fund --loglevel=error msw@2.15.0
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

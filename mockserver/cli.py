@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import os
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ import click
 from contract import ContractError
 from mockserver import cors, faults, liveusage, proxy, scenarios
 from mockserver.app import CONTROL_PREFIX, MockSettings, create_app
+from mockserver.auth import redact
 from mockserver.faults import FaultSettings
 from mockserver.server import PortInUseError, ServerOptions, configure_logging, serve
 
@@ -42,7 +44,8 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
     return values or (cors.ANY,)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="crosmos-contract-kit", prog_name="crosmos-mock")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
 @click.option("--port", default=4010, show_default=True, type=click.IntRange(0, 65535),
@@ -79,7 +82,9 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
               help="Recent requests kept for the control API and dashboard (0: none).")
 @click.option("--control/--no-control", default=True, show_default=True,
               help=f"Serve the control API and dashboard under {CONTROL_PREFIX}/.")
-def main(host: str, port: int, spec: Path | None, seed: int, workers: int, threads: int, log_level: str,
+@click.pass_context
+def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int, workers: int, threads: int,
+         log_level: str,
          access_log: bool, scenario: str, latency: tuple[int, int] | None, error_rate: float | None,
          error_status: int, rate_limit_emulation: bool, live_usage: tuple[str, int] | None,
          cors_origins: tuple[str, ...], upstream: str | None, strict: bool, reload: bool, journal_size: int,
@@ -87,7 +92,10 @@ def main(host: str, port: int, spec: Path | None, seed: int, workers: int, threa
     """Serve a mock of the Crosmos usage endpoint (or of any OpenAPI 3.x document).
 
     Control API and dashboard: http://HOST:PORT/__mock/ (scenarios, faults, journal).
+    With a command (``export``), the options above are not used.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     _check_combinations(upstream, strict, scenario, live_usage, rate_limit_emulation)
     # openapi-spec-validator's pure-Python backend checks the contract as fast here (~0.4 s) and leaves
     # jsonschema-rs's native library (~5 MB resident) out of the server; a user's own choice stands.
@@ -114,6 +122,33 @@ def main(host: str, port: int, spec: Path | None, seed: int, workers: int, threa
 
 
 SAMPLE_TOKEN = "csk_test"
+
+
+@main.command("export")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write fixtures/ and msw/ into (created if missing).")
+@click.option("--today", callback=_parsed(date.fromisoformat), metavar="YYYY-MM-DD",
+              help="The day the default window ends on [default: today, UTC].")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated data (as for serving).")
+@click.option("--token", default=SAMPLE_TOKEN, show_default=True,
+              help="The token whose org the fixtures show (as your app would send it).")
+def export_command(out: Path, today: date | None, seed: int, token: str) -> None:
+    """Write every scenario and error state as JSON fixtures, and MSW handlers that serve them.
+
+    For unit tests (Jest, Vitest, Storybook): the bodies are byte for byte what the mock serves
+    for the same seed, token, scenario and day.
+    """
+    from mockserver.export import ExportError, export
+
+    os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
+    try:
+        written = export(out, today=today or datetime.now(UTC).date(), seed=seed, token=token)
+    except (ExportError, ContractError) as exc:
+        raise click.ClickException(redact(str(exc), token)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write to {out}: {exc.strerror or exc}") from None
+    for path in written:
+        click.echo(path)
 
 
 def welcome(url: str, *, control: bool) -> str:
