@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import MapAdapter
 
 from contract import LoadedContract, load_contract, rules
-from mockserver import faults, generator, prefer, replies
+from mockserver import examples, faults, generator, prefer, replies
 from mockserver.auth import AuthOutcome, Credential, authenticate, bearer_token, redact
 from mockserver.cors import CorsPolicy
 from mockserver.faults import FaultSettings, RateLimiter
@@ -85,12 +85,18 @@ class ContractRuntime:
     contract: LoadedContract
     index: OperationIndex
     validator: ContractValidator
+    broken_examples: dict[examples.ExampleKey, str] = field(default_factory=dict)
     responses: LRU[tuple[Any, ...], tuple[int, bytes, str]] = field(default_factory=lambda: LRU(8192))
     static_bodies: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, contract: LoadedContract) -> ContractRuntime:
-        return cls(contract, OperationIndex(contract.resolved), ContractValidator(contract.resolved))
+        index, validator = OperationIndex(contract.resolved), ContractValidator(contract.resolved)
+        return cls(contract, index, validator, examples.find_broken(index, validator))
+
+    def report_broken_examples(self) -> None:
+        for key, reason in self.broken_examples.items():
+            log.warning("%s", examples.describe(key, reason))
 
 
 @dataclass
@@ -123,11 +129,16 @@ class MockState:
         if settings.upstream is not None:
             mock.proxy = Proxy(settings.upstream, strict=settings.strict)
         if settings.reload:
-            mock.watcher = ContractWatcher(contract, mock.swap_contract, settings.reload_interval)
+            mock.watcher = ContractWatcher(contract, mock.swap_contract, settings.reload_interval,
+                                           store.claim_contract_event, store.contract_reloads)
+        mock.runtime.report_broken_examples()  # once, before the workers are forked
         return mock
 
-    def swap_contract(self, contract: LoadedContract) -> None:
+    def swap_contract(self, contract: LoadedContract, report: bool) -> None:
+        """Serve ``contract`` from now on; ``report``: this worker is the one to log its problems."""
         self.runtime = ContractRuntime.build(contract)
+        if report:
+            self.runtime.report_broken_examples()
 
     # The contract as served now (the names the pipeline had before reload existed).
     @property
@@ -436,10 +447,11 @@ def _serve_usage_status(mock: MockState, operation: Operation, status: str, pref
     if preferences.example is not None and status.startswith("2"):
         response_spec = operation.response(status)
         media = generator.media_type(response_spec) or "application/json"
-        examples = generator.documented_examples(response_spec, media)
-        if preferences.example not in examples:
-            raise _unknown_example(operation, status, examples, hint=True)
-        body = examples[preferences.example]
+        documented = generator.documented_examples(response_spec, media)
+        if preferences.example not in documented:
+            raise _unknown_example(operation, status, documented, hint=True)
+        _refuse_broken_example(mock.runtime, operation, status, preferences.example)
+        body = documented[preferences.example]
         response = _render(body, int(status), media)
         period = (rules.parse_iso_date(body.get("period_start")), rules.parse_iso_date(body.get("period_end"))) \
             if isinstance(body, dict) else (None, None)
@@ -492,10 +504,11 @@ def serve_documented(mock: MockState, operation: Operation, preferences: Prefere
     if media is None:
         return Response(status=code)
     if preferences is not None and preferences.example is not None:
-        examples = generator.documented_examples(response_spec, media)
-        if preferences.example not in examples:
-            raise _unknown_example(operation, status, examples, hint=operation.is_usage)
-        response = _render(examples[preferences.example], code, media)
+        documented = generator.documented_examples(response_spec, media)
+        if preferences.example not in documented:
+            raise _unknown_example(operation, status, documented, hint=operation.is_usage)
+        _refuse_broken_example(runtime, operation, status, preferences.example)
+        response = _render(documented[preferences.example], code, media)
         _self_check(runtime, operation, response, None, mock.settings.clock(), None, None)
         return response
     if preferences is not None and preferences.dynamic:
@@ -504,7 +517,7 @@ def serve_documented(mock: MockState, operation: Operation, preferences: Prefere
             return dynamic
     key = (operation.method, operation.path, status, media)
     if key not in runtime.static_bodies:
-        runtime.static_bodies[key] = _first_valid_body(mock, operation, response_spec, media, code)
+        runtime.static_bodies[key] = _first_valid_body(mock, operation, status, response_spec, media, code)
     return _render(runtime.static_bodies[key], code, media)
 
 
@@ -521,6 +534,15 @@ def _chosen_status(operation: Operation, preferences: Preferences) -> str:
                           f"{operation.method} {operation.path} documents {', '.join(sorted(documented))}; "
                           f"not {code} (production's own errors can be asked for too: "
                           f"{', '.join(servable)})", sorted(documented))
+
+
+def _refuse_broken_example(runtime: ContractRuntime, operation: Operation, status: str, name: str) -> None:
+    reason = runtime.broken_examples.get((operation.method, operation.path, status, name))
+    if reason is not None:
+        raise PreferenceError("broken-example", "The example breaks the contract",
+                              examples.describe((operation.method, operation.path, status, name), reason),
+                              sorted(n for (m, p, s, n) in runtime.broken_examples if (m, p, s) == (
+                                  operation.method, operation.path, status)))
 
 
 def _unknown_example(operation: Operation, status: str, examples: Mapping[str, Any], hint: bool) -> PreferenceError:
@@ -554,16 +576,16 @@ def _render(body: Any, code: int, media: str) -> Response:
     return Response(str(body), code, mimetype=media)
 
 
-def _first_valid_body(mock: MockState, operation: Operation, response_spec: Mapping[str, Any], media: str,
-                      code: int) -> Any:
+def _first_valid_body(mock: MockState, operation: Operation, status: str, response_spec: Mapping[str, Any],
+                      media: str, code: int) -> Any:
     """The first documented example that validates, else a body generated from the schema."""
     validator = mock.runtime.validator
     for name, example in generator.documented_examples(response_spec, media).items():
+        if (operation.method, operation.path, status, name) in mock.runtime.broken_examples:
+            continue  # reported once when the contract loaded (mockserver.examples)
         problems = validator.check_response(request, _render(example, code, media), operation)
         if not problems:
             return example
-        log.warning("%s %s: example %r breaks the document's own schema (%s); not served",
-                    operation.method, operation.path, name, "; ".join(problems))
     schema = generator.schema_of(response_spec, media)
     body = generator.generate(schema, seed=mock.settings.seed) if schema is not None else {}
     problems = validator.check_response(request, _render(body, code, media), operation)

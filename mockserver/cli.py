@@ -15,7 +15,7 @@ import click
 
 from contract import ContractError
 from mockserver import cors, faults, liveusage, proxy, scenarios
-from mockserver.app import CONTROL_PREFIX, MockSettings, create_app
+from mockserver.app import CONTROL_PREFIX, EXTENSION, MockSettings, create_app
 from mockserver.auth import redact
 from mockserver.faults import FaultSettings
 from mockserver.server import PortInUseError, ServerOptions, configure_logging, serve
@@ -115,8 +115,10 @@ def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int,
         log.warning("the control API and dashboard (%s/) are reachable from the network on %s; "
                     "--no-control removes them", CONTROL_PREFIX, host)
     try:
+        watcher = app.extensions[EXTENSION].watcher
         serve(app, ServerOptions(host=host, port=port, workers=workers, threads=threads,
-                                 welcome=functools.partial(welcome, control=control)))
+                                 welcome=functools.partial(welcome, control=control),
+                                 on_worker_start=watcher.start_timer if watcher is not None else None))
     except PortInUseError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -49,6 +49,7 @@ class ServerOptions:
     timeout: int = 30  # seconds a worker may take to answer (gunicorn)
     engine: str = "granian"
     welcome: Callable[[str], str] | None = None  # the first screen's text after the address, given the URL
+    on_worker_start: Callable[[], None] | None = None  # in each worker, after the fork (threads may start here)
 
 
 class PortInUseError(OSError):
@@ -254,7 +255,13 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
         respawn_failed_workers=True,  # as gunicorn does: a worker that dies is replaced, the server stays up
     )
     wsgi = buffered(limit_request_size(read_body_first(in_turn(app))))
-    server.serve(target_loader=lambda *_args: wsgi, wrap_loader=False)
+
+    def load_in_worker(*_args: Any) -> WSGIApp:  # granian calls it in each forked worker
+        if options.on_worker_start is not None:
+            options.on_worker_start()
+        return wsgi
+
+    server.serve(target_loader=load_in_worker, wrap_loader=False)
 
 
 def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
@@ -281,6 +288,7 @@ def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
                 "limit_request_line": 0,  # unlimited here: mockserver.limits refuses with JSON
                 "limit_request_field_size": 0,
                 "when_ready": lambda server: _announce_gunicorn(server, opts.welcome),
+                "post_worker_init": lambda _worker: opts.on_worker_start() if opts.on_worker_start else None,
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS live_usage (org TEXT NOT NULL, day INTEGER NOT NULL, 
                                        amount INTEGER NOT NULL, PRIMARY KEY (org, day, metric));
 CREATE TABLE IF NOT EXISTS rate_hits (org TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS rate_hits_by_org ON rate_hits (org, at);
+CREATE TABLE IF NOT EXISTS contract_events (event TEXT PRIMARY KEY, reload INTEGER NOT NULL);
 """
 MAX_TOKEN_SCENARIOS = 1000  # tokens are user input: bound what they can make us store
 
@@ -167,6 +168,18 @@ class SharedStore:
             db.execute("INSERT INTO token_scenarios (org, hint, scenario) VALUES (?, ?, ?) ON CONFLICT (org) "
                        "DO UPDATE SET hint = excluded.hint, scenario = excluded.scenario", (org, hint, scenario))
             return True
+
+    def claim_contract_event(self, event: str, reload: bool) -> bool:
+        """True for the one worker that first notices ``event`` (a change or a failure of the
+        contract file): it logs it, and a reload is counted once for the whole server."""
+        with self.transaction() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO contract_events (event, reload) VALUES (?, ?)",
+                                (event, int(reload)))
+            return cursor.rowcount == 1
+
+    def contract_reloads(self) -> int:
+        (count,) = self.connection().execute("SELECT COUNT(*) FROM contract_events WHERE reload = 1").fetchone()
+        return int(count)
 
     def token_scenarios(self) -> list[dict[str, str]]:
         rows = self.connection().execute("SELECT org, hint, scenario FROM token_scenarios ORDER BY hint")

@@ -103,7 +103,7 @@ def test_the_watcher_checks_at_most_once_per_interval(tmp_path: Path) -> None:
     spec = tmp_path / "openapi.json"
     spec.write_text(json.dumps(ORIGINAL))
     loaded: list[str] = []
-    watcher = ContractWatcher(load_contract(spec), lambda contract: loaded.append(contract.sha256), interval=60)
+    watcher = ContractWatcher(load_contract(spec), lambda contract, _first: loaded.append(contract.sha256), interval=60)
     spec.write_text(json.dumps(_with_ping()))
     watcher.poll()
     assert loaded == []  # within the interval: not even a stat
@@ -135,3 +135,56 @@ def test_a_reload_that_fails_is_a_problem_naming_the_error(tmp_path: Path) -> No
     assert body["type"].endswith("/reload-failed") and str(spec) in body["detail"]
     assert body["reload_error"] == body["detail"] and body["sha256"]  # still the last good version's
     assert client.get("/api/v1/usage").status_code == 401  # and that version is still served
+
+
+GOOD_EXAMPLE = {"plan": "pro", "period_start": "2026-11-01", "period_end": "2026-11-30",
+                "tokens": {"used": 10, "limit": 100, "remaining": 90},
+                "queries": {"used": 1, "limit": -1, "remaining": -1},
+                "spaces": {"used": 2, "limit": 5, "remaining": 3}, "rate_limit_rpm": 60, "rate_limit_per_day": 1000}
+
+
+def _with_examples(**named: dict[str, Any]) -> dict[str, Any]:
+    document = copy.deepcopy(ORIGINAL)
+    content = document["paths"]["/api/v1/usage"]["get"]["responses"]["200"]["content"]["application/json"]
+    content["examples"] = {name: {"value": value} for name, value in named.items()}
+    return document
+
+
+def _over(metric: str) -> dict[str, Any]:
+    """GOOD_EXAMPLE with ``remaining`` above ``limit`` for ``metric``: valid JSON Schema, broken meaning."""
+    body = copy.deepcopy(GOOD_EXAMPLE)
+    body[metric] = {"used": 0, "limit": 5, "remaining": 50}
+    return body
+
+
+def _lines(log: Path, words: str) -> list[str]:
+    return [line for line in log.read_text().splitlines() if words in line]
+
+
+def test_a_breaking_example_is_reported_once_never_served_and_refused_by_name(tmp_path: Path) -> None:
+    spec, log = tmp_path / "openapi.json", tmp_path / "mock.log"
+    spec.write_text(json.dumps(_with_examples(good=GOOD_EXAMPLE, over=_over("tokens"))))
+    with running_mock(spec=spec, workers=2, output=log, extra_args=["--no-access-log"]) as url:
+        reported = _lines(log, "example 'over' breaks the contract")
+        assert len(reported) == 1, log.read_text()  # once, not once per worker
+        assert "GET /api/v1/usage (200)" in reported[0] and "METRIC-004" in reported[0]
+        good = requests.get(f"{url}{USAGE}", headers={**auth(), "Prefer": "example=good"}, timeout=5)
+        assert (good.status_code, good.json()) == (200, GOOD_EXAMPLE)
+        refused = assert_problem(requests.get(f"{url}{USAGE}", headers={**auth(), "Prefer": "example=over"},
+                                              timeout=5), 400, "broken-example")
+        assert "example 'over'" in refused["detail"] and "METRIC-004" in refused["detail"]
+        assert _lines(log, "Traceback") == []
+
+        # An edit noticed by every worker's timer, with no request at all: one line, one reload.
+        spec.write_text(json.dumps(_with_examples(good=GOOD_EXAMPLE, worse=_over("spaces"))))
+        _eventually(lambda: bool(_lines(log, "contract reloaded")))
+        time.sleep(1.5)  # both workers' timers have ticked (interval 0.5 s) and seen the same edit
+        assert len(_lines(log, "contract reloaded")) == 1, log.read_text()
+        assert len(_lines(log, "example 'worse' breaks the contract")) == 1, log.read_text()
+        workers = {}
+        for _ in range(24):
+            health = control(url, "GET", "/health").json()
+            workers[health["worker"]] = health["contract"]["reloads"]
+        assert len(workers) == 2 and set(workers.values()) == {1}  # one counter for the server
+        worse = requests.get(f"{url}{USAGE}", headers={**auth(), "Prefer": "example=worse"}, timeout=5)
+        assert worse.status_code == 400 and worse.json()["type"].endswith("/broken-example")
