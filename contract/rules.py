@@ -20,6 +20,9 @@ from typing import Any, TypeGuard
 UNLIMITED = -1
 METRIC_NAMES: tuple[str, ...] = ("tokens", "queries", "spaces")
 RATE_LIMIT_FIELDS: tuple[str, ...] = ("rate_limit_rpm", "rate_limit_per_day")
+# UsageResponse's own fields: cross-request rules compare these only, since the schema allows
+# extra properties and an extra field (a request id, a timestamp) may vary from call to call.
+CONTRACT_FIELDS: tuple[str, ...] = ("plan", "period_start", "period_end", *METRIC_NAMES, *RATE_LIMIT_FIELDS)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -272,10 +275,10 @@ def check_explicit_default(implicit: Mapping[str, Any], explicit: Mapping[str, A
     """CONSIST-005: naming the default window gives the same body as omitting it.
 
     ``used`` may only grow between the two requests (CONSIST-002 covers that), so usage counts
-    are compared as "not less"; everything else must be equal.
+    are compared as "not less"; the contract's other fields must be equal, extra ones are free.
     """
     def without_used(body: Mapping[str, Any]) -> dict[str, Any]:
-        view = {k: v for k, v in body.items() if k not in METRIC_NAMES}
+        view = {k: body.get(k) for k in CONTRACT_FIELDS if k not in METRIC_NAMES}
         for name in METRIC_NAMES:
             metric = body.get(name)
             if isinstance(metric, Mapping):

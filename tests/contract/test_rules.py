@@ -115,3 +115,12 @@ def test_the_embedded_contract_is_the_usage_contract() -> None:
     usage = contract.resolved["components"]["schemas"]["UsageResponse"]
     assert set(usage["required"]) == {"plan", "period_start", "period_end", "tokens", "queries", "spaces",
                                       "rate_limit_rpm", "rate_limit_per_day"}
+
+
+def test_the_explicit_default_window_compares_the_contracts_fields_only() -> None:
+    """An extra field that varies per call (the schema allows extra fields) is no CONSIST-005."""
+    implicit = {**body(), "request_id": "req-1", "served_at": 1}
+    explicit = {**body(), "request_id": "req-2", "served_at": 2}
+    assert rules.check_explicit_default(implicit, explicit) == []
+    changed = {**explicit, "plan": "team"}
+    assert [v.rule_id for v in rules.check_explicit_default(implicit, changed)] == ["CONSIST-005"]

@@ -585,6 +585,18 @@ def extra_fields() -> FastAPI:
     return _edit_body(edit)
 
 
+def varying_request_id() -> FastAPI:
+    """A per-call ``request_id`` and ``served_at`` (µs) at the top level: extra fields that differ
+    on every reply, which no cross-request rule may read as the contract's data changing."""
+    calls = itertools.count(1)
+
+    def edit(body: dict[str, Any], query: UsageQuery) -> None:
+        call = next(calls)
+        body["request_id"] = f"req-{call:08d}"
+        body["served_at"] = call * 1_000_003
+    return _edit_body(edit)
+
+
 def forbidden_403() -> FastAPI:
     """FastAPI before 0.122: rejected credentials get 403 and no ``WWW-Authenticate``."""
     async def handler(request: Request, exc: Exception) -> Response:
@@ -657,6 +669,6 @@ def gzip_compressed() -> FastAPI:
 
 CONFORMANT: dict[str, AppFactory] = {
     create.__name__: create
-    for create in (reference, extra_fields, forbidden_403, charset_json, over_quota, all_unlimited,
+    for create in (reference, extra_fields, varying_request_id, forbidden_403, charset_json, over_quota, all_unlimited,
                    rate_limits_equal, fresh_org, uri_too_long_414, other_methods_501, gzip_compressed)
 }
