@@ -53,8 +53,12 @@ def _print_catalogue() -> None:
     if sys.stdout.isatty():
         Console().print(render_catalogue())
         return
-    for spec in CATALOGUE:
-        click.echo(f"{spec.id}\t{spec.level.value}\t{spec.title}: {spec.rule}")
+    try:
+        for spec in CATALOGUE:
+            click.echo(f"{spec.id}\t{spec.level.value}\t{spec.title}: {spec.rule}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `list-checks | head`: the reader has what it wanted; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _base_url(_: click.Context, __: click.Parameter, value: str | None) -> str | None:

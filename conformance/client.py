@@ -26,6 +26,10 @@ class TokenRejected(ConnectionProblem):
     """The server refused the token it was given: a wrong or expired secret, not a finding about it."""
 
 
+class WrongTarget(ConnectionProblem):
+    """The usage path answered 404: the base URL points elsewhere, nothing could be certified."""
+
+
 def check_base_url(url: str) -> str:
     """``url`` without a trailing slash, or ValueError saying in one line what is wrong with it."""
     from urllib.parse import urlsplit

@@ -41,6 +41,7 @@ from conformance.client import (
     ConnectionProblem,
     HttpClient,
     TokenRejected,
+    WrongTarget,
     cap_body_hook,
     check_base_url,
 )
@@ -229,6 +230,12 @@ class _Session:
         if status in (401, 403):  # every later answer would be a refusal too: nothing could be certified
             raise TokenRejected(f"{self.client.base_url} answered {status} to GET {USAGE_PATH} with the token "
                                 "given: check that it is a valid token for this server; nothing was certified")
+        if status == 404:  # not the endpoint at all: a wrong --base-url is a usage error, not a verdict
+            base = self.client.base_url
+            hint = (f"; give the server's base URL ({base.removesuffix(USAGE_PATH) or base}), "
+                    "not the endpoint's") if base.rstrip("/").endswith(USAGE_PATH) else ""
+            raise WrongTarget(f"{base} answered 404 to GET {USAGE_PATH}: check --base-url{hint}; "
+                              "nothing was certified")
         self.today = max(today_candidates(exchange, self.state.settings.zone))
         self._judge(exchange)
 

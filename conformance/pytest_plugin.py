@@ -102,10 +102,11 @@ class CheckItem(pytest.Item):
 
 
 def _suite_result(config: pytest.Config) -> SuiteResult:
-    """Run the suite once per session; every item reads the same result (or the same one-line error).
+    """Run the suite once per session; every item reads the same result.
 
-    The error is kept as text, redacted: re-raising one exception object for every item would grow
-    its traceback item by item, and pytest prints a traceback's local variables, the token among them.
+    When the suite cannot run (the server unreachable, the token refused, the base URL wrong), the
+    session ends at the first item with one redacted line and pytest's usage exit code: the error
+    is kept as text, since pytest prints a traceback's local variables, the token among them.
     """
     cached = config.stash.get(_RESULT, None)
     if cached is None:
@@ -127,7 +128,9 @@ def _suite_result(config: pytest.Config) -> SuiteResult:
             cached = redact(f"cannot certify: {type(exc).__name__}: {exc}", token)
         config.stash[_RESULT] = cached
     if isinstance(cached, str):
-        pytest.fail(cached, pytrace=False)
+        # Not a verdict about the server (rc 1 would read as "not conformant"): one line, and
+        # pytest's own usage exit, as the CLI exits 2.
+        pytest.exit(cached, returncode=pytest.ExitCode.USAGE_ERROR)
     return cached
 
 

@@ -95,8 +95,7 @@ class ContractRuntime:
         return cls(contract, index, validator, examples.find_broken(index, validator))
 
     def report_broken_examples(self) -> None:
-        for key, reason in self.broken_examples.items():
-            log.warning("%s", examples.describe(key, reason))
+        examples.report(self.broken_examples)
 
 
 @dataclass
@@ -533,7 +532,7 @@ def _chosen_status(operation: Operation, preferences: Preferences) -> str:
     raise PreferenceError("undocumented-status", "Status not documented",
                           f"{operation.method} {operation.path} documents {', '.join(sorted(documented))}; "
                           f"not {code} (production's own errors can be asked for too: "
-                          f"{', '.join(servable)})", sorted(documented))
+                          f"{', '.join(servable)})", sorted({*documented, *servable}))
 
 
 def _refuse_broken_example(runtime: ContractRuntime, operation: Operation, status: str, name: str) -> None:
@@ -541,8 +540,9 @@ def _refuse_broken_example(runtime: ContractRuntime, operation: Operation, statu
     if reason is not None:
         raise PreferenceError("broken-example", "The example breaks the contract",
                               examples.describe((operation.method, operation.path, status, name), reason),
-                              sorted(n for (m, p, s, n) in runtime.broken_examples if (m, p, s) == (
-                                  operation.method, operation.path, status)))
+                              sorted(n for n in generator.documented_examples(
+                                  operation.response(status), generator.media_type(operation.response(status)) or "")
+                                  if (operation.method, operation.path, status, n) not in runtime.broken_examples))
 
 
 def _unknown_example(operation: Operation, status: str, examples: Mapping[str, Any], hint: bool) -> PreferenceError:

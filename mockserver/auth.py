@@ -60,8 +60,9 @@ def authenticate(header: str | None) -> Credential:
     if _API_KEY.match(token):
         return Credential(AuthOutcome.OK, _digest(token))
     if token.startswith("csk_"):
-        reason = "an API key needs at least one character after csk_" if token == "csk_" else \
-            "an API key has only A-Z, a-z, 0-9, _ and - after csk_"
+        # Worded without the prefix itself: the token "csk_" would be redacted out of its own reason.
+        reason = "an API key needs at least one character after its prefix" if token == "csk_" else \
+            "an API key has only A-Z, a-z, 0-9, _ and - after its prefix"
         return Credential(AuthOutcome.INVALID_TOKEN, reason=reason)
     claims = _jwt_claims(token)
     if isinstance(claims, str):

@@ -8,6 +8,7 @@ with a 4xx that says why, instead of a 500 at the first request that picks it.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,7 @@ from mockserver import generator, replies
 from mockserver.operations import Operation, OperationIndex
 from mockserver.validation import ContractValidator
 
+log = logging.getLogger("mockserver.contract")
 ExampleKey = tuple[str, str, str, str]  # method, path template, status, example name
 
 
@@ -40,6 +42,11 @@ def find_broken(index: OperationIndex, validator: ContractValidator) -> dict[Exa
                 if problems:
                     broken[(operation.method, operation.path, str(status), name)] = "; ".join(problems)[:300]
     return broken
+
+
+def report(broken: Mapping[ExampleKey, str]) -> None:
+    for key, reason in broken.items():
+        log.warning("%s", describe(key, reason))
 
 
 def describe(key: ExampleKey, reason: str) -> str:

@@ -266,6 +266,7 @@ DEFECT_VISIBLE: dict[str, Probe] = {
 TRICK_VISIBLE: dict[str, Probe] = {
     "reference": lambda b: get(b, "?start_date=2026-01-01T00:00:00&end_date=2026-01-31").status_code == 200,
     "extra_fields": lambda b: "org_id" in _body(b),
+    "varying_request_id": lambda b: _body(b)["request_id"] != _body(b)["request_id"],
     "forbidden_403": lambda b: (r := get(b, headers={})).status_code == 403
     and "www-authenticate" not in r.headers,
     "charset_json": lambda b: get(b, "?start_date=x").headers["content-type"]

@@ -82,6 +82,18 @@ def test_usage_and_connection_errors_exit_2(args: tuple[str, ...], says: str) ->
     assert says in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("suffix", ["/api/v1/usage", "/no/such/prefix"])
+def test_a_base_url_where_the_usage_path_is_404_exits_2_not_1(reference_url: str, suffix: str) -> None:
+    """The endpoint's own URL given as the base (or any wrong prefix) is a usage error, not a verdict."""
+    done = run_cli("run", "--base-url", reference_url + suffix, "--profile", "smoke",
+                   env={"CROSMOS_TOKEN": REFERENCE_TOKEN})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "answered 404 to GET /api/v1/usage: check --base-url" in done.stderr
+    assert "CONFORMANT" not in done.stdout
+    if suffix == "/api/v1/usage":
+        assert f"give the server's base URL ({reference_url})" in done.stderr
+
+
 def test_a_token_the_server_refuses_exits_2_not_1(reference_url: str) -> None:
     """A wrong or expired CI secret must not read as "the vendor's server is not conformant"."""
     done = run_cli("run", "--base-url", reference_url, "--profile", "smoke", env={"CROSMOS_TOKEN": "csk_not_theirs_1"})
@@ -125,3 +137,11 @@ def test_without_a_base_url_it_certifies_the_embedded_mock(tmp_path: Path) -> No
     report = json.loads((tmp_path / "mock.json").read_text())
     assert report["target"] == "embedded mock"
     assert report["verdict"] == "conformant"
+
+
+def test_list_checks_piped_into_head_exits_0() -> None:
+    """A CI step with ``set -o pipefail`` must not fail because ``head`` stopped reading."""
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", f"'{CLI}' list-checks | head -1"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("STATUS-001\tMUST")

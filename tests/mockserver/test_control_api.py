@@ -163,7 +163,8 @@ def test_control_requests_are_not_journaled_and_the_journal_can_be_cleared(base_
     (None, "no Authorization header"),
     ("Basic Y3NrX2pvdXJuYWxfc2VjcmV0", "scheme 'Basic' is not Bearer"),
     ("csk_journal_secret", "the Authorization header has no scheme"),
-    ("Bearer csk_journal secret", "an API key has only A-Z, a-z, 0-9, _ and - after csk_"),
+    ("Bearer csk_journal secret", "an API key has only A-Z, a-z, 0-9, _ and - after its prefix"),
+    ("Bearer csk_", "an API key needs at least one character after its prefix"),
     ("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.c2ln", "alg 'none'"),
     ("Bearer journal_secret", "neither a csk_ API key nor a JWT"),
 ])

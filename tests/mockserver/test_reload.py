@@ -173,6 +173,7 @@ def test_a_breaking_example_is_reported_once_never_served_and_refused_by_name(tm
         refused = assert_problem(requests.get(f"{url}{USAGE}", headers={**auth(), "Prefer": "example=over"},
                                               timeout=5), 400, "broken-example")
         assert "example 'over'" in refused["detail"] and "METRIC-004" in refused["detail"]
+        assert refused["valid"] == ["good"]  # what may be asked for instead
         assert _lines(log, "Traceback") == []
 
         # An edit noticed by every worker's timer, with no request at all: one line, one reload.
