@@ -37,13 +37,19 @@ from conformance.clock import today_candidates
 from conformance.exchange import NOT_JSON, Exchange, ReceivedResponse, SentRequest, backdate, headers_from, utc_now
 from conformance.expectations import DATE_PARAMS, AuthReading, Expectation, Reading, Window, expect
 from contract.catalogue import BY_ID, Level
-from contract.rules import METRIC_NAMES, RATE_LIMIT_FIELDS, Violation, check_usage_body, parse_iso_date
+from contract.rules import (
+    METRIC_NAMES,
+    RATE_LIMIT_FIELDS,
+    Violation,
+    check_usage_body,
+    metric_rules_exercised,
+    parse_iso_date,
+)
 
 if TYPE_CHECKING:
     from schemathesis import Case, CheckContext, Response
 
 USAGE_KEYS = frozenset({"plan", "period_start", "period_end", *METRIC_NAMES, *RATE_LIMIT_FIELDS})
-METRIC_IDS = tuple(f"METRIC-00{n}" for n in range(1, 9))
 # Ids that schemathesis' own checks decide (see builtin_check_id); the judge only counts them.
 BUILTIN_IDS = frozenset({"STATUS-002", "STATUS-006", "SCHEMA-001", "SCHEMA-002"})
 BUILTIN_CHECKS = ("not_a_server_error", "content_type_conformance", "response_schema_conformance")
@@ -269,7 +275,7 @@ def _usage_body(verdict: Judgement, expectation: Expectation, response: Received
         return  # response_schema_conformance reports it
     start = _param_for_rules(expectation.start, body.get("period_start"))
     end = _param_for_rules(expectation.end, body.get("period_end"))
-    verdict.evaluated.update({"PERIOD-004", *METRIC_IDS})
+    verdict.evaluated.update({"PERIOD-004", *metric_rules_exercised(body)})
     if expectation.start.reading is Reading.ABSENT:
         verdict.evaluated.add("PERIOD-001")
     if expectation.end.reading is Reading.ABSENT:

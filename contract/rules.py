@@ -160,6 +160,23 @@ def check_metric(name: str, metric: object) -> list[Violation]:
     return found
 
 
+def metric_rules_exercised(body: Mapping[str, Any]) -> set[str]:
+    """The METRIC rules a usage body gives a chance to break: a rule about ``limit == -1`` is not
+    exercised by a body without an unlimited metric, and must not read as a pass."""
+    exercised = {"METRIC-001", "METRIC-002", "METRIC-006", "METRIC-008"}
+    for name in METRIC_NAMES:
+        metric = body.get(name)
+        limit = metric.get("limit") if isinstance(metric, Mapping) else None
+        if is_int(limit) and limit == UNLIMITED:
+            exercised.add("METRIC-003")
+        elif is_int(limit) and limit >= 0:
+            exercised.update({"METRIC-004", "METRIC-005"})
+    rpm, per_day = (body.get(field) for field in RATE_LIMIT_FIELDS)
+    if is_int(rpm) and is_int(per_day) and rpm > 0 and per_day > 0:
+        exercised.add("METRIC-007")
+    return exercised
+
+
 def check_rate_limits(body: Mapping[str, Any]) -> list[Violation]:
     """METRIC-006 (positive or -1) and METRIC-007 (per day covers per minute)."""
     found: list[Violation] = []

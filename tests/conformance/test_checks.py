@@ -188,3 +188,25 @@ def test_schemathesis_built_in_findings_map_to_our_ids() -> None:
 def test_today_is_used_as_given_not_our_clock() -> None:
     long_ago = datetime(2020, 2, 10, 9, 0, tzinfo=UTC)
     assert failed(exchange(body=usage(start="2020-02-01", end="2020-02-10"), now=long_ago)) == set()
+
+
+def test_a_rule_no_reply_could_break_is_not_exercised() -> None:
+    """METRIC-003 is about limit -1: a body without one exercises it not, and must not count as a pass."""
+    finite = usage(spaces={"used": 2, "limit": 10, "remaining": 8})
+    assert "METRIC-003" not in judge(exchange(body=finite), SETTINGS).evaluated
+    assert "METRIC-003" in judge(exchange(), SETTINGS).evaluated  # spaces: limit -1
+    unlimited = usage(**{name: {"used": 1, "limit": -1, "remaining": -1} for name in ("tokens", "queries", "spaces")},
+                      rate_limit_rpm=-1, rate_limit_per_day=-1)
+    evaluated = judge(exchange(body=unlimited), SETTINGS).evaluated
+    assert not evaluated & {"METRIC-004", "METRIC-005", "METRIC-007"}
+
+
+def test_a_run_where_no_reply_has_an_unlimited_metric_reports_metric_003_not_applicable() -> None:
+    from conformance.result import Outcome, ResultBuilder
+
+    builder = ResultBuilder()
+    verdict = judge(exchange(body=usage(spaces={"used": 2, "limit": 10, "remaining": 8})), SETTINGS)
+    builder.exercised(verdict.evaluated)
+    outcomes = {check.id: check.outcome for check in builder.checks()}
+    assert outcomes["METRIC-003"] is Outcome.NOT_APPLICABLE
+    assert outcomes["METRIC-004"] is Outcome.PASS
