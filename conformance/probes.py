@@ -74,6 +74,12 @@ class Calendar:
         return first_of_month(self.previous_end)
 
 
+def asked_window(exchange: Exchange) -> str:
+    """The window as the request named it (``2026-10-01..2026-10-31``, a missing end "default")."""
+    query = dict(exchange.request.query_pairs)
+    return f"{query.get('start_date', 'default')}..{query.get('end_date', 'default')}"
+
+
 def _iso(day: date) -> str:
     return day.isoformat()
 
@@ -150,7 +156,8 @@ def nested_windows(session: ProbeSession) -> None:
                 continue
             inner_body, outer_body = session.usage_body(inner), session.usage_body(outer)
             if inner_body is not None and outer_body is not None:
-                session.conclude("CONSIST-003", check_window_monotonic(inner_body, outer_body), inner, outer)
+                session.conclude("CONSIST-003", check_window_monotonic(
+                    inner_body, outer_body, asked_window(inner), asked_window(outer)), inner, outer)
 
 
 def explicit_default_window(session: ProbeSession) -> None:
@@ -211,7 +218,8 @@ def limits_across_windows(session: ProbeSession) -> None:
         return
     first_exchange, first = bodies[0]
     for exchange, body in bodies[1:]:
-        session.conclude("CONSIST-004", check_window_independent(first, body), first_exchange, exchange)
+        session.conclude("CONSIST-004", check_window_independent(
+            first, body, asked_window(first_exchange), asked_window(exchange)), first_exchange, exchange)
 
 
 PROBES: tuple[Probe, ...] = (

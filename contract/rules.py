@@ -263,29 +263,33 @@ def check_stable_between(first: Mapping[str, Any], second: Mapping[str, Any]) ->
     return found
 
 
-def check_window_monotonic(inner: Mapping[str, Any], outer: Mapping[str, Any]) -> list[Violation]:
+def check_window_monotonic(inner: Mapping[str, Any], outer: Mapping[str, Any], inner_asked: str | None = None,
+                           outer_asked: str | None = None) -> list[Violation]:
     """CONSIST-003: usage over ``outer`` (a window containing ``inner``'s) is no less.
 
     Fetch ``inner`` first, so usage that grows between the two requests cannot hide a defect.
+    ``*_asked`` name the windows as requested (a server may not echo them); else the bodies' own.
     """
     found: list[Violation] = []
     for name in METRIC_NAMES:
         inner_used, outer_used = _used(inner, name), _used(outer, name)
         if inner_used is not None and outer_used is not None and outer_used < inner_used:
             found.append(Violation("CONSIST-003", (
-                f"Received {name}.used {outer_used} for {_window(outer)} but {inner_used} for the "
-                f"narrower {_window(inner)} / Expected the wider window to use at least as much")))
+                f"Received {name}.used {outer_used} for the window asked as {outer_asked or _window(outer)} but "
+                f"{inner_used} for the narrower {inner_asked or _window(inner)} / Expected the wider window "
+                "to use at least as much")))
     return found
 
 
-def check_window_independent(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[Violation]:
+def check_window_independent(first: Mapping[str, Any], second: Mapping[str, Any], first_asked: str | None = None,
+                             second_asked: str | None = None) -> list[Violation]:
     """CONSIST-004: plan, limits and rate limits are the same whatever window was asked for."""
     changed = _differences(_limits_view(first), _limits_view(second))
     if not changed:
         return []
     return [Violation("CONSIST-004", (
-        f"Received {'; '.join(changed)} for windows {_window(first)} and {_window(second)} / "
-        "Expected plan, limits and rate limits not to depend on the window"))]
+        f"Received {'; '.join(changed)} for the windows asked as {first_asked or _window(first)} and "
+        f"{second_asked or _window(second)} / Expected plan, limits and rate limits not to depend on the window"))]
 
 
 def check_explicit_default(implicit: Mapping[str, Any], explicit: Mapping[str, Any]) -> list[Violation]:

@@ -124,3 +124,12 @@ def test_the_explicit_default_window_compares_the_contracts_fields_only() -> Non
     assert rules.check_explicit_default(implicit, explicit) == []
     changed = {**explicit, "plan": "team"}
     assert [v.rule_id for v in rules.check_explicit_default(implicit, changed)] == ["CONSIST-005"]
+
+
+def test_window_messages_quote_the_windows_asked_for_not_the_periods_returned() -> None:
+    """A server that does not echo dates answered both with the same period: quote what was asked."""
+    inner, outer = body(), body(tokens={"used": 5, "limit": 1000, "remaining": 995}, plan="team")
+    [shrinks] = rules.check_window_monotonic(inner, outer, "2026-11-08..2026-11-14", "2026-11-01..2026-11-30")
+    assert "asked as 2026-11-01..2026-11-30" in shrinks.message and "narrower 2026-11-08..2026-11-14" in shrinks.message
+    [depends] = rules.check_window_independent(inner, outer, "default..default", "2026-10-01..2026-10-31")
+    assert "asked as default..default and 2026-10-01..2026-10-31" in depends.message
