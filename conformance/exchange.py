@@ -7,6 +7,8 @@ server parsed, not the values a generator meant to send).
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -74,15 +76,44 @@ class SentRequest:
 
 
 def redact_authorization(name: str, value: str, secret: str | None = None) -> str:
-    """Keep the scheme (it is part of what a probe tests) and hide the user's credential."""
+    """Keep the scheme (it is part of what a probe tests) and hide the user's credential, and
+    every credential the probes derived from it (a character changed, its case flipped, inside
+    Basic): each of those would give most of the secret away."""
     if name.lower() != "authorization":
         return redact(value, secret)
-    if secret is not None and secret not in value:
+    if secret is not None and not derived_from(value, secret):
         return value
     scheme, _, credential = value.partition(" ")
     if not credential.strip():
         return value if value.strip().lower() in {"bearer", "basic", ""} else REDACTED
     return f"{scheme} {REDACTED}"
+
+
+def derived_from(value: str, secret: str) -> bool:
+    """Whether ``value`` (an Authorization header) carries ``secret`` or something close to it."""
+    for word in {value, *value.split()}:
+        candidates = [word]
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            candidates.append(base64.b64decode(word + "=" * (-len(word) % 4), validate=True).decode())
+        for text in candidates:
+            if secret in text or secret.lower() in text.lower():
+                return True
+            if len(secret) >= 8 and abs(len(text) - len(secret)) <= 2 and _close(text, secret):
+                return True
+    return False
+
+
+def _close(text: str, secret: str) -> bool:
+    """At most two characters apart (changed, added or removed), ignoring case."""
+    a, b = text.lower(), secret.lower()
+    prefix = 0
+    while prefix < min(len(a), len(b)) and a[prefix] == b[prefix]:
+        prefix += 1
+    a, b = a[prefix:], b[prefix:]
+    suffix = 0
+    while suffix < min(len(a), len(b)) and a[-1 - suffix] == b[-1 - suffix]:
+        suffix += 1
+    return max(len(a), len(b)) - suffix <= 2
 
 
 def printable(text: str) -> str:

@@ -36,6 +36,9 @@ class ProbeSession(Protocol):
     @property
     def today(self) -> date: ...
 
+    @property
+    def token(self) -> str: ...
+
     def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN) -> Exchange: ...
 
     def usage_body(self, exchange: Exchange) -> Mapping[str, Any] | None: ...
@@ -117,8 +120,29 @@ CREDENTIAL_PROBES: tuple[tuple[str, str | None], ...] = (
 )
 
 
+def real_token_variants(token: str) -> tuple[tuple[str, str], ...]:
+    """The user's own token, in the wrong place or nearly right: a server that takes the last word
+    of any header, matches keys on a prefix or case-folds them passes every invented credential.
+    ``bearer``/``BEARER`` are valid (RFC 9110 §11.1: the scheme is case-insensitive) and must get 200."""
+    changed = token[:-1] + ("A" if token[-1] != "A" else "B")
+    variants = [
+        ("auth:real-token-basic-scheme", f"Basic {token}"),
+        ("auth:real-token-token-scheme", f"Token {token}"),
+        ("auth:real-token-without-scheme", token),
+        ("auth:real-token-in-basic-user", "Basic " + base64.b64encode(f"{token}:".encode()).decode()),
+        ("auth:real-token-last-character-changed", f"Bearer {changed}"),
+        ("auth:real-token-character-appended", f"Bearer {token}0"),
+        ("auth:real-token-last-character-removed", f"Bearer {token[:-1]}"),
+        ("auth:real-token-lower-case-scheme", f"bearer {token}"),
+        ("auth:real-token-upper-case-scheme", f"BEARER {token}"),
+    ]
+    if token.swapcase() != token:
+        variants.append(("auth:real-token-case-flipped", f"Bearer {token.swapcase()}"))
+    return tuple(variants)
+
+
 def credentials(session: ProbeSession) -> None:
-    for name, authorization in CREDENTIAL_PROBES:
+    for name, authorization in (*CREDENTIAL_PROBES, *real_token_variants(session.token)):
         session.get(name, authorization=authorization)
 
 
@@ -228,7 +252,9 @@ PROBES: tuple[Probe, ...] = (
     Probe("inverted-windows", ("PERIOD-005", "STATUS-005"), inverted_windows,
           "start after end, given or defaulted"),
     Probe("credentials", ("AUTH-001", "AUTH-002", "AUTH-003", "AUTH-004"), credentials,
-          "no header, Basic, Bearer without token, garbage, JWT alg none, JWT without signature"),
+          "no header, Basic, Bearer without token, garbage, JWT alg none, JWT without signature; the real "
+          "token under other schemes, without one, inside Basic, a character off, its case flipped, and "
+          "with bearer/BEARER (which must be accepted)"),
     Probe("repeated-requests", ("CONSIST-001", "CONSIST-002"), repeated_requests,
           "three identical requests moments apart"),
     Probe("nested-windows", ("CONSIST-003", "METRIC-004", "METRIC-005"), nested_windows,

@@ -75,6 +75,7 @@ class MockSettings:
     reload_interval: float = 0.5
     journal_size: int = 200
     control: bool = True  # serve the control API and dashboard under /__mock/
+    tokens: frozenset[str] = frozenset()  # when set, only these credentials are valid (as on a real server)
     state_dir: Path | None = None  # shared state; None: a private temporary directory
 
 
@@ -273,7 +274,7 @@ def dispatch(path: str) -> Response:
     verdict = runtime.validator.check_request(req, operation)
     credential = _ANONYMOUS
     if verdict.security_failed or operation.bearer_auth:
-        credential = authenticate(req.environ.get("HTTP_AUTHORIZATION"))
+        credential = authenticate(req.environ.get("HTTP_AUTHORIZATION"), mock.settings.tokens)
         if verdict.security_failed or credential.outcome is not AuthOutcome.OK:
             trace.request_outcome = "unauthenticated"
             trace.problems = [credential.reason or "credentials refused by the contract's security scheme"]

@@ -53,10 +53,13 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def authenticate(header: str | None) -> Credential:
+def authenticate(header: str | None, only: frozenset[str] = frozenset()) -> Credential:
+    """The credential ``header`` carries; with ``only``, just those exact tokens are valid."""
     token = bearer_token(header)
     if token is None:
         return Credential(AuthOutcome.NOT_AUTHENTICATED, reason=_header_problem(header))
+    if only and token not in only:
+        return Credential(AuthOutcome.INVALID_TOKEN, reason="not one of the tokens the mock was started with (--token)")
     if _API_KEY.match(token):
         return Credential(AuthOutcome.OK, _digest(token))
     if token.startswith("csk_"):

@@ -80,6 +80,8 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
               help="Pick up edits of the contract file without a restart.")
 @click.option("--journal-size", default=200, show_default=True, type=click.IntRange(0, 10_000),
               help="Recent requests kept for the control API and dashboard (0: none).")
+@click.option("--token", "tokens", multiple=True, metavar="TOKEN",
+              help="Accept only this token (repeatable), as a real server would; default: any well-formed one.")
 @click.option("--control/--no-control", default=True, show_default=True,
               help=f"Serve the control API and dashboard under {CONTROL_PREFIX}/.")
 @click.pass_context
@@ -88,7 +90,7 @@ def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int,
          access_log: bool, scenario: str, latency: tuple[int, int] | None, error_rate: float | None,
          error_status: int, rate_limit_emulation: bool, live_usage: tuple[str, int] | None,
          cors_origins: tuple[str, ...], upstream: str | None, strict: bool, reload: bool, journal_size: int,
-         control: bool) -> None:
+         control: bool, tokens: tuple[str, ...]) -> None:
     """Serve a mock of the Crosmos usage endpoint (or of any OpenAPI 3.x document).
 
     Control API and dashboard: http://HOST:PORT/__mock/ (scenarios, faults, journal).
@@ -104,7 +106,7 @@ def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int,
     fault_settings = FaultSettings(latency, error_rate or 0.0, error_status, rate_limit_emulation)
     settings = MockSettings(spec=spec, seed=seed, access_log=access_log, scenario=scenario, faults=fault_settings,
                             live_usage=live_usage, cors_origins=cors_origins, upstream=upstream, strict=strict,
-                            reload=reload, journal_size=journal_size, control=control)
+                            reload=reload, journal_size=journal_size, control=control, tokens=frozenset(tokens))
     try:
         app = create_app(settings)
     except ContractError as exc:

@@ -8,6 +8,7 @@ vacuous).
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -246,6 +247,12 @@ DEFECT_VISIBLE: dict[str, Probe] = {
     "retention_window_rejected": lambda b: get(b, "?start_date=2020-01-01").status_code == 422,
     "auth_not_enforced": lambda b: get(b, headers={}).status_code == 200,
     "any_token_accepted": lambda b: get(b, headers={"Authorization": "Bearer x"}).status_code == 200,
+    "token_case_folded": lambda b: get(b, headers={"Authorization": f"Bearer {REFERENCE_TOKEN.upper()}"}
+                                       ).status_code == 200,
+    "basic_user_is_the_key": lambda b: get(b, headers={"Authorization": "Basic " + base64.b64encode(
+        f"{REFERENCE_TOKEN}:".encode()).decode()}).status_code == 200,
+    "scheme_spelled_exactly": lambda b: get(b, headers={"Authorization": f"BEARER {REFERENCE_TOKEN}"}
+                                            ).status_code == 401,
     "other_scheme_accepted": lambda b: get(b, headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code
     == 200,
     "no_www_authenticate": lambda b: "www-authenticate" not in get(b, headers={}).headers,

@@ -40,3 +40,19 @@ def test_control_characters_are_escaped_for_the_terminal() -> None:
 
     assert printable("plain text, ünïcode") == "plain text, ünïcode"
     assert printable("red \x1b[31m bell \x07") == "red \\x1b[31m bell \\x07"
+
+
+def test_credentials_derived_from_the_token_are_hidden_in_reproducers() -> None:
+    """A character off, the case flipped or the token inside Basic would give the secret away."""
+    import base64
+
+    from conformance.exchange import SentRequest
+
+    token = "csk_exchange_SECRET_9876"
+    derived = [f"Bearer {token[:-1]}", f"Bearer {token}0", f"Bearer {token[:-1]}X", f"Bearer {token.swapcase()}",
+               token, f"Token {token}", "Basic " + base64.b64encode(f"{token}:".encode()).decode()]
+    for value in derived:
+        curl = SentRequest("GET", "http://127.0.0.1:9/api/v1/usage", (("Authorization", value),)).curl(token)
+        assert "SECRET" not in curl.upper().replace("[REDACTED]", "") and "[REDACTED]" in curl, curl
+    made_up = SentRequest("GET", "http://127.0.0.1:9/api/v1/usage", (("Authorization", "Bearer garbage"),))
+    assert "Bearer garbage" in made_up.curl(token)  # an invented credential is no secret: shown

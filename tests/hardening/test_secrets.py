@@ -29,7 +29,7 @@ def test_the_token_is_never_written(tmp_path: Path) -> None:
     outputs = tmp_path / "outputs"
     outputs.mkdir()
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    with running_mock(seed=1, output=mock_log) as url:
+    with running_mock(seed=1, output=mock_log, extra_args=["--token", TOKEN]) as url:  # certifiable: one valid token
         requests.get(f"{url}/api/v1/usage", headers=auth, timeout=10)
         requests.get(f"{url}/api/v1/usage?start_date=not-a-date", headers=auth, timeout=10)
         requests.get(f"{url}/api/v1/usage?access_token={TOKEN}&token={TOKEN}", timeout=10)

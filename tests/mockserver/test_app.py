@@ -161,3 +161,11 @@ def test_unusable_documents_fail_with_one_clear_line(tmp_path: Path, content: st
         create_app(spec=spec)
     text = str(caught.value)
     assert message in text and str(spec) in text and "\n" not in text
+
+
+def test_with_tokens_given_only_those_are_valid_as_on_a_real_server() -> None:
+    client = create_app(seed=1, access_log=False, journal_size=0, tokens=frozenset({"csk_only_this_one"})).test_client()
+    assert client.get("/api/v1/usage", headers={"Authorization": "Bearer csk_only_this_one"}).status_code == 200
+    for near in ("csk_only_this_onE", "csk_only_this_one0", "csk_only_this_on", "csk_test"):
+        refused = client.get("/api/v1/usage", headers={"Authorization": f"Bearer {near}"})
+        assert (refused.status_code, refused.get_json()) == (401, {"detail": "Invalid authentication credentials"})

@@ -16,7 +16,9 @@ call builds a fresh app, so variants with state (call counters) start from zero.
 from __future__ import annotations
 
 import asyncio
+import base64
 import calendar
+import contextlib
 import dataclasses
 import itertools
 import re
@@ -386,6 +388,58 @@ def other_scheme_accepted() -> FastAPI:
     return app
 
 
+def token_case_folded() -> FastAPI:
+    """Keys are looked up case-insensitively (a ``lower()`` on both sides "for robustness"), so a
+    token with its letters' case changed is another org's valid credential."""
+    async def folded(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials, Security(BEARER)]
+    ) -> OrgProfile:
+        orgs = {token.lower(): org for token, org in options_of(request).orgs.items()}
+        org = orgs.get(credentials.credentials.lower())
+        if org is None:
+            return lookup_org(request, credentials.credentials)  # the reference's 401
+        return org
+
+    app = create_app()
+    app.dependency_overrides[current_org] = folded
+    return app
+
+
+def basic_user_is_the_key() -> FastAPI:
+    """A migration shim takes ``Authorization: Basic base64(key:)`` (the key as the user name, as
+    Stripe-style clients send it) as if it were Bearer: another scheme carrying the real token."""
+    async def shim(request: Request) -> OrgProfile:
+        scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+        if scheme.lower() == "basic":
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                user = base64.b64decode(credentials, validate=True).decode().partition(":")[0]
+                return lookup_org(request, user)
+        bearer = await BEARER(request)
+        assert bearer is not None
+        return lookup_org(request, bearer.credentials)
+
+    app = create_app()
+    app.dependency_overrides[current_org] = shim
+    return app
+
+
+def scheme_spelled_exactly() -> FastAPI:
+    """Only the exact spelling ``Bearer`` is accepted (``BEARER …`` and ``bearer …`` get 401),
+    though RFC 9110 §11.1 makes the scheme case-insensitive and FastAPI accepts any case."""
+    async def exact(request: Request) -> OrgProfile:
+        header = request.headers.get("authorization") or ""
+        if header.split(" ", 1)[0] != "Bearer" and header.split(" ", 1)[0].lower() == "bearer":
+            raise StarletteHTTPException(status_code=401, detail="Not authenticated",
+                                         headers={"WWW-Authenticate": "Bearer"})
+        bearer = await BEARER(request)
+        assert bearer is not None
+        return lookup_org(request, bearer.credentials)
+
+    app = create_app()
+    app.dependency_overrides[current_org] = exact
+    return app
+
+
 def no_www_authenticate() -> FastAPI:
     """401s are sent without ``WWW-Authenticate`` (a custom error handler drops headers)."""
     async def handler(request: Request, exc: Exception) -> Response:
@@ -548,6 +602,9 @@ _ENTRIES: tuple[ZooEntry, ...] = (
     _entry(auth_not_enforced, {"AUTH-001"}),
     _entry(any_token_accepted, {"AUTH-003"}),
     _entry(other_scheme_accepted, {"AUTH-002"}),
+    _entry(token_case_folded, {"AUTH-003"}),
+    _entry(basic_user_is_the_key, {"AUTH-002"}),
+    _entry(scheme_spelled_exactly, {"STATUS-001"}),
     _entry(no_www_authenticate, {"AUTH-004"}),
     _entry(missing_rate_limit_per_day, {"SCHEMA-001"}),
     _entry(string_integers, {"SCHEMA-001"}),
