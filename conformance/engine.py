@@ -68,12 +68,17 @@ USAGE_PATH = "/api/v1/usage"
 
 @dataclass(frozen=True)
 class Profile:
-    """How much generated data to send. Probes always run in full; only generation scales."""
+    """How much generated data to send: a count, so that a seed fixes the run on any machine.
+
+    Probes always run in full; generation is one schemathesis batch of ``max_examples`` (plus its
+    coverage phase). ``budget`` is only a cap: a run that hits it stops early and says so
+    (``stop_reason``), instead of a slower machine silently sending fewer cases.
+    """
 
     name: str
-    max_examples: int  # generated cases per fuzzing batch
-    max_time: int | None  # schemathesis keeps drawing batches until this many seconds; None: one batch
-    budget: float  # seconds for the whole run, probes included
+    max_examples: int  # generated cases in the fuzzing batch
+    max_time: int | None  # None: one batch (every profile; kept for callers that want a time-bound run)
+    budget: float  # the cap, in seconds, on the whole run, probes included
     coverage: bool = True
     fuzzing: bool = True
     description: str = ""
@@ -82,10 +87,11 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", max_examples=5, max_time=None, budget=30,
                      description="every probe, the coverage phase and a handful of fuzzed cases (tests)"),
-    "quick": Profile("quick", max_examples=50, max_time=8, budget=14,
-                     description="every probe, then about 8 s of generated cases (under 15 s locally)"),
-    "standard": Profile("standard", max_examples=100, max_time=45, budget=58,
-                        description="every probe, then about 45 s of generated cases (under 60 s locally)"),
+    "quick": Profile("quick", max_examples=400, max_time=None, budget=30,
+                     description="every probe, the coverage phase and 400 fuzzed cases (about 6 s locally)"),
+    "standard": Profile("standard", max_examples=2500, max_time=None, budget=120,
+                        description="every probe, the coverage phase and 2,500 fuzzed cases (about 30 s "
+                                    "locally)"),
 }
 
 

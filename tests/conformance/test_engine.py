@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -76,10 +77,12 @@ def test_an_unreachable_server_is_a_connection_problem() -> None:
         certify(refused_url())
 
 
-def test_profiles_scale_generation_within_their_budgets() -> None:
-    assert PROFILES["quick"].budget < 15
-    assert PROFILES["standard"].budget < 60
-    assert PROFILES["smoke"].max_time is None
+def test_profiles_are_counts_with_a_time_cap() -> None:
+    """A count fixes what a seed sends; the budget only caps a run (and says so when it bites)."""
+    assert all(profile.max_time is None for profile in PROFILES.values())
+    smoke, quick, standard = PROFILES["smoke"], PROFILES["quick"], PROFILES["standard"]
+    assert smoke.max_examples < quick.max_examples < standard.max_examples
+    assert smoke.budget <= quick.budget < standard.budget
 
 
 def test_the_json_report_holds_the_run_facts(reference_result: SuiteResult) -> None:
@@ -100,3 +103,28 @@ def test_a_budget_spent_is_reported_as_the_reason_the_run_stopped(reference_url:
     console = Console(file=io.StringIO(), width=200)
     console.print(render_console(result))
     assert "stopped early: budget spent on probes" in console.file.getvalue()
+
+
+def test_the_same_seed_sends_the_same_requests_and_reaches_the_same_verdict() -> None:
+    """Profiles are counts, not seconds: the run a seed names is the same on any machine, at any load."""
+    from tests.servers.reference import create_app
+    from tests.servers.running import serve_app
+
+    seen: list[tuple[str, str, str, str]] = []
+    app = create_app()
+
+    @app.middleware("http")
+    async def record(request: Any, call_next: Any) -> Any:
+        seen.append((request.method, request.url.path, request.url.query, request.headers.get("authorization", "")))
+        return await call_next(request)
+
+    runs, results = [], []
+    with serve_app(app) as url:
+        for _ in range(2):
+            seen.clear()
+            results.append(certify(url, profile="quick"))  # the fixed SEED
+            runs.append(list(seen))
+    assert len(runs[0]) > 300 and runs[0] == runs[1]
+    assert results[0].stop_reason == results[1].stop_reason == "completed"
+    assert results[0].generated_cases == results[1].generated_cases
+    assert results[0].failed_ids == results[1].failed_ids and results[0].conformant

@@ -22,7 +22,7 @@ from mockserver.app import create_app
 from mockserver.cli import main
 from mockserver.scenarios import SCENARIOS
 from mockserver.server import running_mock
-from tests.mockserver.frontend import USAGE, assert_problem, auth, jwt
+from tests.mockserver.frontend import TOKEN, USAGE, assert_problem, auth, jwt
 
 pytestmark = pytest.mark.usefixtures("reset_mock_after_test")
 
@@ -174,7 +174,8 @@ def test_a_plain_request_is_unchanged_by_the_scenario_machinery(base_url: str) -
 
 def test_a_server_wide_scenario_is_certified_by_the_conformance_suite() -> None:
     """Set with --scenario (live usage on too), and judged by the kit's own suite at level full."""
-    with running_mock(seed=5, extra_args=["--scenario", "over-quota", "--live-usage", "tokens:1000"]) as url:
+    tokens = ["--token", TOKEN, "--token", "csk_another_org_1234", "--token", "csk_certify_12345678"]  # as a server
+    with running_mock(seed=5, extra_args=["--scenario", "over-quota", "--live-usage", "tokens:1000", *tokens]) as url:
         body = requests.get(f"{url}{USAGE}", headers=auth(), timeout=5).json()
         assert body["tokens"]["used"] > body["tokens"]["limit"] and body["tokens"]["remaining"] == 0
         headers = {**auth("csk_another_org_1234"), "X-Mock-Scenario": "fresh"}
