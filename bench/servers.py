@@ -89,8 +89,9 @@ def prism(*flags: str) -> Callable[[int], list[str]]:
 LOAD_SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
-        ServerSpec("mock", "crosmos-mock as users start it (validation, ledger, self-check, access log)",
-                   python_module("mockserver")),
+        ServerSpec("mock", "crosmos-mock as users start it (validation, ledger, self-check, access log), "
+                   "accepting only the bench token so that it can be certified (AUTH-003)",
+                   lambda port: [*python_module("mockserver")(port), "--token", TOKEN]),
         ServerSpec("mock-no-journal", "crosmos-mock --journal-size 0 (no shared request journal)",
                    lambda port: [*python_module("mockserver")(port), "--journal-size", "0"]),
         ServerSpec("mock-no-access-log", "crosmos-mock --no-access-log (diagnostic: the access log's share)",
