@@ -344,7 +344,8 @@ def _as_schemathesis_response(exchange: Exchange) -> Response:
                     request=request, elapsed=exchange.response.elapsed, verify=True)
 
 
-def _finding(check_id: str, message: str, exchange: Exchange, token: str, detail: str = "") -> Finding:
+def _finding(check_id: str, message: str, exchange: Exchange, token: str, detail: str = "",
+             response_key: str | None = None) -> Finding:
     spec = BY_ID[check_id]
     received, _, expected = message.partition(" / Expected ")
     received = received.removeprefix("Received ")
@@ -359,6 +360,7 @@ def _finding(check_id: str, message: str, exchange: Exchange, token: str, detail
         status=exchange.status,
         origin=exchange.origin,
         detail=printable(redact(detail, token)),
+        response_key=response_key or f"{exchange.origin}@{exchange.sent_at.isoformat()}#{id(exchange)}",
     )
 
 
@@ -427,7 +429,8 @@ def _collect(recorder: Any, builder: ResultBuilder, token: str) -> None:
                 continue
             failure = info.failure
             if isinstance(failure, ContractViolation):
-                builder.add_finding(_finding(failure.check_id, failure.message, failure.exchange, token))
+                builder.add_finding(_finding(failure.check_id, failure.message, failure.exchange, token,
+                                             response_key=f"case:{case_id}"))
                 continue
             exchange = _exchange_from_interaction(recorder, failure.case_id or case_id)
             if exchange is None:
@@ -436,7 +439,7 @@ def _collect(recorder: Any, builder: ResultBuilder, token: str) -> None:
             if check_id is None:
                 continue
             builder.add_finding(_finding(check_id, describe_builtin(failure, check_id, exchange.response),
-                                         exchange, token, failure.title))
+                                         exchange, token, failure.title, response_key=f"case:{case_id}"))
 
 
 def _exchange_from_interaction(recorder: Any, case_id: str) -> Exchange | None:

@@ -45,6 +45,7 @@ class Finding:
     status: int | None
     origin: str  # "probe:<name>", "generated:<phase>"
     detail: str = ""
+    response_key: str = ""  # which response showed it: "Responses" counts responses, not findings
 
     @property
     def message(self) -> str:
@@ -132,11 +133,17 @@ class ResultBuilder:
     examples_per_check: int = 3
     _findings: dict[str, list[Finding]] = field(default_factory=dict)
     _occurrences: dict[str, int] = field(default_factory=dict)
+    _seen_responses: set[tuple[str, str]] = field(default_factory=set)
     _notes: dict[str, list[Note]] = field(default_factory=dict)
     _exercised: dict[str, int] = field(default_factory=dict)
 
     def add_finding(self, finding: Finding) -> None:
-        self._occurrences[finding.check_id] = self._occurrences.get(finding.check_id, 0) + 1
+        """Keep a few distinct findings per check; count each failing response once per check
+        (a body with three float fields is one failing response, not three)."""
+        key = (finding.check_id, finding.response_key)
+        if not finding.response_key or key not in self._seen_responses:
+            self._seen_responses.add(key)
+            self._occurrences[finding.check_id] = self._occurrences.get(finding.check_id, 0) + 1
         kept = self._findings.setdefault(finding.check_id, [])
         if len(kept) < self.examples_per_check and all(f.message != finding.message for f in kept):
             kept.append(finding)
