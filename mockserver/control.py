@@ -203,20 +203,20 @@ def get_faults() -> Response:
 @route("/faults", "PUT")
 def replace_faults() -> Response:
     """The fault settings, whole: a field left out is off (PUT replaces, as HTTP means it)."""
-    return _apply_faults(FaultSettings())
+    return _apply_faults(replace=True)
 
 
 @route("/faults", "PATCH")
 def merge_faults() -> Response:
     """Change some fault settings; the others keep their current value."""
-    return _apply_faults(state().fault_settings(state().store.snapshot()))
+    return _apply_faults(replace=False)
 
 
-def _apply_faults(base: FaultSettings) -> Response:
+def _apply_faults(*, replace: bool) -> Response:
     mock = state()
     current = mock.fault_settings(mock.store.snapshot())
     try:
-        updated = base.updated(_json_body())
+        updated = (FaultSettings() if replace else current).updated(_json_body())
     except ValueError as exc:
         raise ControlError("bad-control-request", "Invalid fault settings", 400, str(exc)) from None
     if updated.rate_limit and not current.rate_limit:

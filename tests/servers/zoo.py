@@ -345,18 +345,29 @@ def retention_window_rejected() -> FastAPI:
 
 # --- AUTH --------------------------------------------------------------------------------------
 
+def _with_auth(authenticate: Callable[..., Awaitable[OrgProfile]]) -> FastAPI:
+    """The reference app whose authentication (its ``current_org`` dependency) is replaced."""
+    app = create_app()
+    app.dependency_overrides[current_org] = authenticate
+    return app
+
+
+async def _as_the_reference(request: Request) -> OrgProfile:
+    """The reference's own authentication: HTTPBearer (its 401 for a missing or malformed
+    header), then the token lookup; the variants fall back to it for what they do not change."""
+    credentials = await BEARER(request)
+    assert credentials is not None  # auto_error: HTTPBearer raises instead of returning None
+    return lookup_org(request, credentials.credentials)
+
+
 def auth_not_enforced() -> FastAPI:
     """No Authorization header falls back to a demo org (the default org) instead of a 401."""
     async def org_or_demo(request: Request) -> OrgProfile:
         if "authorization" not in request.headers:
             return options_of(request).default_org
-        credentials = await BEARER(request)
-        assert credentials is not None  # auto_error: HTTPBearer raises instead of returning None
-        return lookup_org(request, credentials.credentials)
+        return await _as_the_reference(request)
 
-    app = create_app()
-    app.dependency_overrides[current_org] = org_or_demo
-    return app
+    return _with_auth(org_or_demo)
 
 
 def any_token_accepted() -> FastAPI:
@@ -367,9 +378,7 @@ def any_token_accepted() -> FastAPI:
         options = options_of(request)
         return options.orgs.get(credentials.credentials, options.default_org)
 
-    app = create_app()
-    app.dependency_overrides[current_org] = any_org
-    return app
+    return _with_auth(any_org)
 
 
 def other_scheme_accepted() -> FastAPI:
@@ -379,13 +388,9 @@ def other_scheme_accepted() -> FastAPI:
         scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
         if scheme and credentials and scheme.lower() != "bearer":
             return options_of(request).default_org
-        bearer = await BEARER(request)
-        assert bearer is not None
-        return lookup_org(request, bearer.credentials)
+        return await _as_the_reference(request)
 
-    app = create_app()
-    app.dependency_overrides[current_org] = legacy_schemes
-    return app
+    return _with_auth(legacy_schemes)
 
 
 def token_case_folded() -> FastAPI:
@@ -400,9 +405,7 @@ def token_case_folded() -> FastAPI:
             return lookup_org(request, credentials.credentials)  # the reference's 401
         return org
 
-    app = create_app()
-    app.dependency_overrides[current_org] = folded
-    return app
+    return _with_auth(folded)
 
 
 def basic_user_is_the_key() -> FastAPI:
@@ -414,30 +417,22 @@ def basic_user_is_the_key() -> FastAPI:
             with contextlib.suppress(ValueError, UnicodeDecodeError):
                 user = base64.b64decode(credentials, validate=True).decode().partition(":")[0]
                 return lookup_org(request, user)
-        bearer = await BEARER(request)
-        assert bearer is not None
-        return lookup_org(request, bearer.credentials)
+        return await _as_the_reference(request)
 
-    app = create_app()
-    app.dependency_overrides[current_org] = shim
-    return app
+    return _with_auth(shim)
 
 
 def scheme_spelled_exactly() -> FastAPI:
     """Only the exact spelling ``Bearer`` is accepted (``BEARER …`` and ``bearer …`` get 401),
     though RFC 9110 §11.1 makes the scheme case-insensitive and FastAPI accepts any case."""
     async def exact(request: Request) -> OrgProfile:
-        header = request.headers.get("authorization") or ""
-        if header.split(" ", 1)[0] != "Bearer" and header.split(" ", 1)[0].lower() == "bearer":
+        scheme = (request.headers.get("authorization") or "").split(" ", 1)[0]
+        if scheme != "Bearer" and scheme.lower() == "bearer":
             raise StarletteHTTPException(status_code=401, detail="Not authenticated",
                                          headers={"WWW-Authenticate": "Bearer"})
-        bearer = await BEARER(request)
-        assert bearer is not None
-        return lookup_org(request, bearer.credentials)
+        return await _as_the_reference(request)
 
-    app = create_app()
-    app.dependency_overrides[current_org] = exact
-    return app
+    return _with_auth(exact)
 
 
 def no_www_authenticate() -> FastAPI:
