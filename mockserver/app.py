@@ -303,10 +303,9 @@ def dispatch(path: str) -> Response:
     else:
         scenario = snapshot.scenario or mock.settings.scenario
     trace.scenario = scenario
-    if preferences is not None and preferences.code in REQUESTED_ERRORS and not operation.documents(preferences.code):
-        requested = _requested_error(mock, operation, preferences.code, scenario, org)
-        if requested is not None:
-            return requested
+    if preferences is not None and preferences.code in _servable_errors(operation) \
+            and not operation.documents(preferences.code):
+        return _requested_error(mock, operation, preferences.code, scenario, org)
     if fault_settings.active:
         refusal = _inject_faults(mock, fault_settings, scenario, org)
         if refusal is not None:
@@ -340,19 +339,21 @@ REQUESTED_ERRORS = ("401", "403", "429", "500", "503")
 """Statuses production sends that the contract does not document, servable with ``Prefer: code=``."""
 
 
-def _requested_error(mock: MockState, operation: Operation, code: str, scenario: str, org: str) -> Response | None:
+def _servable_errors(operation: Operation) -> tuple[str, ...]:
+    """The production errors ``operation`` may be asked for: no 401/403 where there is no security."""
+    return tuple(c for c in REQUESTED_ERRORS if c not in ("401", "403") or operation.requires_auth)
+
+
+def _requested_error(mock: MockState, operation: Operation, code: str, scenario: str, org: str) -> Response:
     """What production answers for ``code``, marked as asked for: a UI's error states on demand.
 
-    Not a contract break (the journal says ``fault``, as for the fault settings); None for a
-    401/403 on an operation without security, which production could never send.
+    Not a contract break (the journal says ``fault``, as for the fault settings).
     """
     trace = current_trace()
     if code in ("401", "403"):
-        if not operation.requires_auth:
-            return None
         response = replies.not_authenticated() if code == "401" else replies.forbidden()
     elif code == "429":
-        rpm = SCENARIOS[scenario].plan_for(mock.ledger, org).rate_limit_rpm if operation.is_usage else 60
+        rpm = SCENARIOS[scenario].plan_for(mock.ledger, org).rate_limit_rpm if operation.is_usage else -1
         response = faults.rate_limited(rpm if rpm > 0 else 60, faults.REQUESTED_RETRY_AFTER_S)
     else:
         response = faults.error_response(int(code))
@@ -450,7 +451,7 @@ def _serve_usage_status(mock: MockState, operation: Operation, status: str, pref
         documented = generator.documented_examples(response_spec, media)
         if preferences.example not in documented:
             raise _unknown_example(operation, status, documented, hint=True)
-        _refuse_broken_example(mock.runtime, operation, status, preferences.example)
+        _refuse_broken_example(mock.runtime, operation, status, preferences.example, documented)
         body = documented[preferences.example]
         response = _render(body, int(status), media)
         period = (rules.parse_iso_date(body.get("period_start")), rules.parse_iso_date(body.get("period_end"))) \
@@ -507,7 +508,7 @@ def serve_documented(mock: MockState, operation: Operation, preferences: Prefere
         documented = generator.documented_examples(response_spec, media)
         if preferences.example not in documented:
             raise _unknown_example(operation, status, documented, hint=operation.is_usage)
-        _refuse_broken_example(runtime, operation, status, preferences.example)
+        _refuse_broken_example(runtime, operation, status, preferences.example, documented)
         response = _render(documented[preferences.example], code, media)
         _self_check(runtime, operation, response, None, mock.settings.clock(), None, None)
         return response
@@ -529,21 +530,23 @@ def _chosen_status(operation: Operation, preferences: Preferences) -> str:
     code = preferences.code
     if operation.documents(code):
         return code
-    servable = [c for c in REQUESTED_ERRORS if c not in ("401", "403") or operation.requires_auth]
+    servable = _servable_errors(operation)
     raise PreferenceError("undocumented-status", "Status not documented",
                           f"{operation.method} {operation.path} documents {', '.join(sorted(documented))}; "
                           f"not {code} (production's own errors can be asked for too: "
                           f"{', '.join(servable)})", sorted({*documented, *servable}))
 
 
-def _refuse_broken_example(runtime: ContractRuntime, operation: Operation, status: str, name: str) -> None:
+def _refuse_broken_example(runtime: ContractRuntime, operation: Operation, status: str, name: str,
+                           documented: Mapping[str, Any]) -> None:
+    """A 400 naming why, for an example found broken when the contract loaded; the valid list
+    holds the operation's other, servable examples."""
     reason = runtime.broken_examples.get((operation.method, operation.path, status, name))
     if reason is not None:
         raise PreferenceError("broken-example", "The example breaks the contract",
                               examples.describe((operation.method, operation.path, status, name), reason),
-                              sorted(n for n in generator.documented_examples(
-                                  operation.response(status), generator.media_type(operation.response(status)) or "")
-                                  if (operation.method, operation.path, status, n) not in runtime.broken_examples))
+                              sorted(n for n in documented
+                                     if (operation.method, operation.path, status, n) not in runtime.broken_examples))
 
 
 def _unknown_example(operation: Operation, status: str, examples: Mapping[str, Any], hint: bool) -> PreferenceError:
