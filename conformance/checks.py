@@ -36,8 +36,8 @@ from conformance.client import DEFAULT_MAX_BODY_BYTES
 from conformance.clock import today_candidates
 from conformance.exchange import NOT_JSON, Exchange, ReceivedResponse, SentRequest, backdate, headers_from, utc_now
 from conformance.expectations import DATE_PARAMS, AuthReading, Expectation, Reading, Window, expect
-from contract.catalogue import BY_ID, Level
-from contract.rules import (
+from crosmos_contract.catalogue import BY_ID, Level
+from crosmos_contract.rules import (
     METRIC_NAMES,
     RATE_LIMIT_FIELDS,
     Violation,

@@ -24,8 +24,8 @@ from conformance.engine import Progress as RunProgress
 from conformance.reporters import render_html, render_json, render_junit
 from conformance.reporters.console import render_catalogue, render_console
 from conformance.result import CertLevel, SuiteResult
-from contract.catalogue import CATALOGUE
-from contract.loader import ContractError
+from crosmos_contract.catalogue import CATALOGUE
+from crosmos_contract.loader import ContractError
 
 EXIT_CONFORMANT, EXIT_NOT_CONFORMANT, EXIT_USAGE = 0, 1, 2
 TOKEN_ENV = "CROSMOS_TOKEN"

@@ -58,9 +58,9 @@ from conformance.exchange import (
 from conformance.expectations import AuthReading, read_auth
 from conformance.probes import KEEP_TOKEN, PROBES, Params
 from conformance.result import CertLevel, Finding, Note, ResultBuilder, SuiteResult
-from contract.catalogue import BY_ID
-from contract.loader import LoadedContract, load_contract
-from contract.rules import Violation
+from crosmos_contract.catalogue import BY_ID
+from crosmos_contract.loader import LoadedContract, load_contract
+from crosmos_contract.rules import Violation
 
 log = logging.getLogger(__name__)
 USAGE_PATH = "/api/v1/usage"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from contract.rules import default_period, parse_iso_date, window_is_valid
+from crosmos_contract.rules import default_period, parse_iso_date, window_is_valid
 
 DATE_PARAMS: tuple[str, ...] = ("start_date", "end_date")
 # A URL this long may be refused at the transport level (414/431) without breaking the contract.

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any, Protocol
 
 from conformance.exchange import Exchange
-from contract.rules import (
+from crosmos_contract.rules import (
     Violation,
     check_explicit_default,
     check_stable_between,

@@ -56,7 +56,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         check_base_url(config.getoption("crosmos_base_url"))
     except ValueError as exc:
         raise pytest.UsageError(f"--crosmos-base-url: {exc}") from None
-    from contract.catalogue import CATALOGUE
+    from crosmos_contract.catalogue import CATALOGUE
 
     suite = CrosmosSuite.from_parent(session, name="crosmos", path=config.rootpath / "crosmos", nodeid="crosmos")
     for spec in CATALOGUE:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from contract.catalogue import CATALOGUE, CheckSpec, Level
+from crosmos_contract.catalogue import CATALOGUE, CheckSpec, Level
 
 
 class Outcome(StrEnum):

@@ -29,7 +29,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import MapAdapter
 
-from contract import LoadedContract, load_contract, rules
+from crosmos_contract import LoadedContract, load_contract, rules
 from mockserver import examples, faults, generator, prefer, replies
 from mockserver.auth import AuthOutcome, Credential, authenticate, bearer_token, redact
 from mockserver.cors import CorsPolicy

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from contract import ContractError
+from crosmos_contract import ContractError
 from mockserver import cors, faults, liveusage, proxy, scenarios
 from mockserver.app import CONTROL_PREFIX, EXTENSION, MockSettings, create_app
 from mockserver.auth import redact

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request, send_from_directory
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver import replies
 from mockserver.app import CONTROL_PREFIX, MockState, state
 from mockserver.auth import AuthOutcome, authenticate, bearer_token

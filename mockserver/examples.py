@@ -16,7 +16,7 @@ from typing import Any
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver import generator, replies
 from mockserver.operations import Operation, OperationIndex
 from mockserver.validation import ContractValidator

@@ -4,7 +4,7 @@ seed + org → a plan, its limits (some unlimited), a creation day and daily usa
 is kept as a *cumulative* count per day, monotone by construction, so ``used`` over any window
 is ``F(end) - F(start - 1)``: the sum of the window's days, computed in O(1) whatever the
 window (``0001-01-01..9999-12-31`` included). Days after today have no usage yet. Remaining
-comes from :func:`contract.rules.remaining_for`, so every METRIC rule holds by construction.
+comes from :func:`crosmos_contract.rules.remaining_for`, so every METRIC rule holds by construction.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from contract import rules
+from crosmos_contract import rules
 
 UNLIMITED = rules.UNLIMITED
 _WEEKDAY_WEIGHTS = (1.15, 1.2, 1.2, 1.15, 1.0, 0.35, 0.3)  # Monday..Sunday: teams work weekdays

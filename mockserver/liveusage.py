@@ -5,14 +5,14 @@ an org makes is added to that org's usage *today*; ``POST /__mock/usage`` adds a
 additions are per day, so the rules still hold: ``used`` over a window is the generated usage of
 its days plus the additions of its days (a wider window never uses less, CONSIST-003), additions
 only ever grow (CONSIST-002), limits and plans do not change (CONSIST-001), and remaining is
-recomputed through :func:`contract.rules.remaining_for` (METRIC-003..005). Shared by every worker.
+recomputed through :func:`crosmos_contract.rules.remaining_for` (METRIC-003..005). Shared by every worker.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver.shared import SharedStore
 
 MAX_AMOUNT = 10**12  # one addition

@@ -2,7 +2,7 @@
 
 ``crosmos-mock --upstream URL`` puts the mock between a frontend and a real backend. Each reply
 is checked as the conformance suite would check it: openapi-core for status, media type and body
-schema, :mod:`contract.rules` for a usage body's meaning, and what the request implies (an invalid
+schema, :mod:`crosmos_contract.rules` for a usage body's meaning, and what the request implies (an invalid
 date must get 422, no credentials must not get data). Violations go to the journal, a warning
 log line and an ``X-Mock-Violations`` header; with ``--strict`` the client gets a 502
 problem+json listing them instead of the faulty reply. A request that itself breaks the contract
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import Request, Response
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver import replies
 from mockserver.auth import Credential
 from mockserver.operations import Operation

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contract import ContractError, LoadedContract, load_contract
+from crosmos_contract import ContractError, LoadedContract, load_contract
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ billing period (the 1st of the month through today). Usage stays a per-day quant
 over any window is still the sum of its days: a cumulative count per day, linear within the
 current month and at the same monthly pace before it, non-decreasing by construction. That keeps
 every window rule (CONSIST-003) and period rule true whatever window a client asks for, and
-``remaining`` comes from :func:`contract.rules.remaining_for`, so METRIC-003..005 hold too.
+``remaining`` comes from :func:`crosmos_contract.rules.remaining_for`, so METRIC-003..005 hold too.
 The share of the limit is drawn once per (seed, scenario, org, metric), so an org's state is
 stable across requests and windows (CONSIST-001, CONSIST-004).
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver.ledger import PLANS, MetricUsage, Plan, UsageLedger, UsageReport
 
 DEFAULT = "default"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from contract.catalogue import BY_ID
+from crosmos_contract.catalogue import BY_ID
 from tests.servers.reference import (
     PRO_ORG,
     REFERENCE_TOKEN,

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from conformance.result import Outcome, SuiteResult
-from contract.catalogue import CATALOGUE
+from crosmos_contract.catalogue import CATALOGUE
 
 _STYLES = {
     Outcome.PASS: "green",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conformance.probes import PROBES
-from contract.catalogue import CATALOGUE
+from crosmos_contract.catalogue import CATALOGUE
 
 PINNED: tuple[tuple[str, str], ...] = (
     ("STATUS-001", "MUST"), ("STATUS-002", "MUST"), ("STATUS-003", "MUST"), ("STATUS-004", "MUST"),

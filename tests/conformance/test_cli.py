@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conformance.engine import kit_version
-from contract.catalogue import CATALOGUE
+from crosmos_contract.catalogue import CATALOGUE
 from tests.conformance.conftest import serve
 from tests.servers.hostile import refused_url
 from tests.servers.reference import REFERENCE_TOKEN

@@ -15,7 +15,7 @@ from conformance.engine import PROFILES, kit_version
 from conformance.reporters import render_html, render_json, render_junit
 from conformance.reporters.console import render_console
 from conformance.result import CertLevel, Outcome, SuiteResult
-from contract.loader import load_contract
+from crosmos_contract.loader import load_contract
 from tests.conformance.conftest import SEED, certify
 from tests.servers.hostile import refused_url
 from tests.servers.reference import REFERENCE_TOKEN

@@ -14,7 +14,7 @@ from rich.console import Console
 from conformance.reporters import render_html, render_json, render_junit
 from conformance.reporters.console import render_console
 from conformance.result import CertLevel, CheckResult, Finding, Outcome, SuiteResult
-from contract.catalogue import BY_ID, CATALOGUE
+from crosmos_contract.catalogue import BY_ID, CATALOGUE
 
 HOSTILE_TEXT = '<script>alert("x")</script>\x1b[31m\x00'
 

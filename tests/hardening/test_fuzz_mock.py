@@ -23,7 +23,7 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 from schemathesis import GenerationMode
 
 from conformance.expectations import Reading, read_date
-from contract import default_contract_path, rules
+from crosmos_contract import default_contract_path, rules
 from mockserver.server import running_mock
 
 TOKEN = "csk_fuzzing_0123456789"

@@ -10,7 +10,7 @@ from flask import Flask
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
-from contract import ContractError
+from crosmos_contract import ContractError
 from mockserver.app import create_app
 
 TODAY = date(2026, 11, 25)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver.scenarios import SCENARIOS
 from mockserver.server import running_mock
 

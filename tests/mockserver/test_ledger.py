@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver.ledger import PLANS, UsageLedger
 
 TODAY = date(2026, 11, 25)

@@ -11,7 +11,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver.cli import main
 from mockserver.liveusage import parse_live_usage
 from mockserver.server import running_mock

@@ -12,7 +12,7 @@ import pytest
 import requests
 from werkzeug.datastructures import MultiDict
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver import prefer
 from mockserver.prefer import PreferenceError, Preferences
 from mockserver.server import running_mock

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from contract import default_contract_path, load_contract
+from crosmos_contract import default_contract_path, load_contract
 from mockserver.app import create_app
 from mockserver.reload import ContractWatcher
 from mockserver.server import running_mock

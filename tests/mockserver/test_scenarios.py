@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
-from contract import default_contract_path, rules
+from crosmos_contract import default_contract_path, rules
 from mockserver.app import create_app
 from mockserver.cli import main
 from mockserver.scenarios import SCENARIOS

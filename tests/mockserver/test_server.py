@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from contract import rules
+from crosmos_contract import rules
 from mockserver.server import READY_LINE, STOP_GRACE_S, running_mock
 
 TOKEN = "csk_integration_SECRET_4242"

@@ -5,7 +5,7 @@ by definition conformant; whatever FastAPI itself does (HTTPBearer's 401, pydant
 last value wins for a repeated parameter) must pass certification. Its /openapi.json equals the
 repository's ``openapi.json``, and a test pins that.
 
-The server is deliberately independent of ``contract.rules``: a suite proven against a server
+The server is deliberately independent of ``crosmos_contract.rules``: a suite proven against a server
 that shares its rule code could not notice when both are wrong in the same way.
 
 Faulty variants (``tests.servers.zoo``) reuse this app and change one thing through the hooks in

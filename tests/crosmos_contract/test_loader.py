@@ -8,7 +8,7 @@ from pathlib import Path
 import chardet
 import pytest
 
-from contract import ContractError, load_contract
+from crosmos_contract import ContractError, load_contract
 
 SMALL = {
     "openapi": "3.1.0",

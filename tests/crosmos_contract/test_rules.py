@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from contract import catalogue, load_contract, rules
+from crosmos_contract import catalogue, load_contract, rules
 
 TODAY = date(2026, 11, 25)
 
