@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from conformance.client import ConnectionProblem, check_base_url
-from conformance.clock import UnknownTimezone
 from conformance.engine import PROFILES, ProgressCallback, RunOptions, run_suite
 from conformance.engine import Progress as RunProgress
 from conformance.reporters import render_html, render_json, render_junit
 from conformance.reporters.console import render_catalogue, render_console
 from conformance.result import CertLevel, SuiteResult
 from crosmos_contract.catalogue import CATALOGUE
+from crosmos_contract.clock import UnknownTimezone
 from crosmos_contract.loader import ContractError
 
 EXIT_CONFORMANT, EXIT_NOT_CONFORMANT, EXIT_USAGE = 0, 1, 2

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from conformance.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, utc_now
+from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, utc_now
 
 DEFAULT_MAX_BODY_BYTES = 256 * 1024  # a usage body is a few hundred bytes
 _CAPPED = "_crosmos_body_capped"

@@ -26,9 +26,7 @@ from schemathesis.engine import events, from_schema
 from conformance.checks import (
     BUILTIN_CHECKS,
     OUR_CHECKS,
-    USAGE_KEYS,
     ContractViolation,
-    JudgeSettings,
     RunState,
     activated,
     all_checks,
@@ -45,8 +43,11 @@ from conformance.client import (
     cap_body_hook,
     check_base_url,
 )
-from conformance.clock import resolve_timezone, today_candidates
-from conformance.exchange import (
+from conformance.probes import KEEP_TOKEN, PROBES, Params
+from conformance.result import CertLevel, Finding, Note, ResultBuilder, SuiteResult
+from crosmos_contract.catalogue import BY_ID
+from crosmos_contract.clock import resolve_timezone, today_candidates
+from crosmos_contract.exchange import (
     Exchange,
     ReceivedResponse,
     SentRequest,
@@ -55,10 +56,8 @@ from conformance.exchange import (
     redact,
     utc_now,
 )
-from conformance.expectations import AuthReading, read_auth
-from conformance.probes import KEEP_TOKEN, PROBES, Params
-from conformance.result import CertLevel, Finding, Note, ResultBuilder, SuiteResult
-from crosmos_contract.catalogue import BY_ID
+from crosmos_contract.expectations import AuthReading, read_auth
+from crosmos_contract.judge import USAGE_KEYS, JudgeSettings
 from crosmos_contract.loader import LoadedContract, load_contract
 from crosmos_contract.rules import Violation
 
@@ -145,7 +144,7 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     zone = resolve_timezone(options.timezone)
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
     notify = progress or (lambda _: None)
-    settings = JudgeSettings(options.token, zone, options.max_response_time, options.timeout)
+    settings = JudgeSettings(options.token, zone, options.max_response_time, options.timeout, server_errors=False)
     state = RunState(settings, max_body_bytes=options.max_body_bytes)
     builder = ResultBuilder()
     started_at = datetime.now(UTC)
@@ -274,8 +273,8 @@ class _Session:
         for violation in violations:
             earlier = "; ".join(e.request.describe(self.token) for e in exchanges[:-1])
             detail = f"after {earlier}" if earlier else ""
-            self.builder.add_finding(_finding(violation.rule_id, violation.message, exchanges[-1], self.token,
-                                              detail))
+            self.builder.add_finding(_finding(violation.rule_id, violation.received, violation.expected,
+                                              exchanges[-1], self.token, detail))
 
     def all_usage_bodies(self) -> list[tuple[Exchange, Mapping[str, Any]]]:
         return list(self._bodies)
@@ -293,7 +292,8 @@ class _Session:
         if exchange.response is None:
             verdict = _judge_without_response(exchange, self.state)
             for violation in verdict:
-                self.builder.add_finding(_finding(violation.rule_id, violation.message, exchange, self.token))
+                self.builder.add_finding(_finding(violation.rule_id, violation.received, violation.expected,
+                                                  exchange, self.token))
             return
         response = _as_schemathesis_response(exchange)
         operation = self.schema[USAGE_PATH]["GET"]
@@ -315,14 +315,15 @@ class _Session:
         if check_id is None:
             log.debug("ignoring schemathesis finding %s", failure.title)
             return
-        message = failure.message if isinstance(failure, ContractViolation) else describe_builtin(
-            failure, check_id, exchange.response)
-        detail = "" if isinstance(failure, ContractViolation) else failure.title
-        self.builder.add_finding(_finding(check_id, message, exchange, self.token, detail))
+        if isinstance(failure, ContractViolation):
+            received, expected, detail = failure.violation.received, failure.violation.expected, ""
+        else:
+            (received, expected), detail = describe_builtin(failure, check_id, exchange.response), failure.title
+        self.builder.add_finding(_finding(check_id, received, expected, exchange, self.token, detail))
 
 
 def _judge_without_response(exchange: Exchange, state: RunState) -> list[Violation]:
-    from conformance.checks import judge
+    from crosmos_contract.judge import judge
 
     verdict = judge(exchange, state.settings)
     state.evaluated.update(verdict.evaluated)
@@ -344,11 +345,9 @@ def _as_schemathesis_response(exchange: Exchange) -> Response:
                     request=request, elapsed=exchange.response.elapsed, verify=True)
 
 
-def _finding(check_id: str, message: str, exchange: Exchange, token: str, detail: str = "",
+def _finding(check_id: str, received: str, expected: str, exchange: Exchange, token: str, detail: str = "",
              response_key: str | None = None) -> Finding:
     spec = BY_ID[check_id]
-    received, _, expected = message.partition(" / Expected ")
-    received = received.removeprefix("Received ")
     return Finding(
         check_id=check_id,
         title=spec.title,
@@ -429,7 +428,8 @@ def _collect(recorder: Any, builder: ResultBuilder, token: str) -> None:
                 continue
             failure = info.failure
             if isinstance(failure, ContractViolation):
-                builder.add_finding(_finding(failure.check_id, failure.message, failure.exchange, token,
+                builder.add_finding(_finding(failure.check_id, failure.violation.received, failure.violation.expected,
+                                             failure.exchange, token,
                                              response_key=f"case:{case_id}"))
                 continue
             exchange = _exchange_from_interaction(recorder, failure.case_id or case_id)
@@ -438,7 +438,7 @@ def _collect(recorder: Any, builder: ResultBuilder, token: str) -> None:
             check_id = builtin_check_id(failure, exchange.status, exchange.request.method)
             if check_id is None:
                 continue
-            builder.add_finding(_finding(check_id, describe_builtin(failure, check_id, exchange.response),
+            builder.add_finding(_finding(check_id, *describe_builtin(failure, check_id, exchange.response),
                                          exchange, token, failure.title, response_key=f"case:{case_id}"))
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from conformance.exchange import Exchange
+from crosmos_contract.exchange import Exchange
 from crosmos_contract.rules import (
     Violation,
     check_explicit_default,

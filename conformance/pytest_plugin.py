@@ -111,8 +111,8 @@ def _suite_result(config: pytest.Config) -> SuiteResult:
     cached = config.stash.get(_RESULT, None)
     if cached is None:
         from conformance.engine import RunOptions, run_suite
-        from conformance.exchange import redact
         from conformance.result import CertLevel
+        from crosmos_contract.exchange import redact
 
         token = config.getoption("crosmos_token") or os.environ.get(TOKEN_ENV, "")
         try:

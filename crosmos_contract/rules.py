@@ -28,10 +28,15 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule: its catalogue id and a "Received … / Expected …" message."""
+    """One broken rule: its catalogue id, what was received and what the rule expected."""
 
     rule_id: str
-    message: str
+    received: str
+    expected: str
+
+    @property
+    def message(self) -> str:
+        return f"Received {self.received} / Expected {self.expected}"
 
     def __str__(self) -> str:
         return f"{self.rule_id}: {self.message}"
@@ -91,27 +96,26 @@ def check_period(
         if start_param is None:
             expected = sorted({first_of_month(t) for t in todays})
             if start not in expected:
-                found.append(Violation("PERIOD-001", (
-                    f"Received period_start {start.isoformat()} with no start_date / Expected the 1st "
-                    f"of the current month ({_either(expected)})")))
+                found.append(Violation("PERIOD-001",
+                    f"period_start {start.isoformat()} with no start_date", f"the 1st "
+                    f"of the current month ({_either(expected)})"))
         elif start != start_param:
-            found.append(Violation("PERIOD-003", (
-                f"Received period_start {start.isoformat()} / Expected the given start_date "
-                f"{start_param.isoformat()}")))
+            found.append(Violation("PERIOD-003",
+                f"period_start {start.isoformat()}", f"the given start_date "
+                f"{start_param.isoformat()}"))
     if end is not None:
         if end_param is None:
             if end not in todays:
-                found.append(Violation("PERIOD-002", (
-                    f"Received period_end {end.isoformat()} with no end_date / Expected today "
-                    f"({_either(todays)})")))
+                found.append(Violation("PERIOD-002",
+                    f"period_end {end.isoformat()} with no end_date", f"today "
+                    f"({_either(todays)})"))
         elif end != end_param:
-            found.append(Violation("PERIOD-003", (
-                f"Received period_end {end.isoformat()} / Expected the given end_date "
-                f"{end_param.isoformat()}")))
+            found.append(Violation("PERIOD-003",
+                f"period_end {end.isoformat()}", f"the given end_date "
+                f"{end_param.isoformat()}"))
     if start is not None and end is not None and not window_is_valid(start, end):
-        found.append(Violation("PERIOD-004", (
-            f"Received period_start {start.isoformat()} after period_end {end.isoformat()} / "
-            "Expected period_start <= period_end")))
+        found.append(Violation("PERIOD-004", f"period_start {start.isoformat()} after period_end {end.isoformat()}",
+                               "period_start <= period_end"))
     return found
 
 
@@ -135,28 +139,28 @@ def check_metric(name: str, metric: object) -> list[Violation]:
     used, limit, remaining = metric.get("used"), metric.get("limit"), metric.get("remaining")
     found: list[Violation] = []
     if is_int(used) and used < 0:
-        found.append(Violation("METRIC-001", f"Received {name}.used = {used} / Expected used >= 0"))
+        found.append(Violation("METRIC-001", f"{name}.used = {used}", "used >= 0"))
     if not is_int(limit):
         return found
     if limit < 0 and limit != UNLIMITED:
-        found.append(Violation("METRIC-002", (
-            f"Received {name}.limit = {limit} / Expected -1 (unlimited) or a limit >= 0")))
+        found.append(Violation("METRIC-002",
+            f"{name}.limit = {limit}", "-1 (unlimited) or a limit >= 0"))
         return found
     if not is_int(remaining):
         return found
     if limit == UNLIMITED:
         if remaining != UNLIMITED:
-            found.append(Violation("METRIC-003", (
-                f"Received {name}.remaining = {remaining} with limit -1 / Expected remaining -1")))
+            found.append(Violation("METRIC-003",
+                f"{name}.remaining = {remaining} with limit -1", "remaining -1"))
         return found
     if not 0 <= remaining <= limit:
-        found.append(Violation("METRIC-004", (
-            f"Received {name}.remaining = {remaining} with limit {limit} / Expected "
-            f"0 <= remaining <= {limit}")))
+        found.append(Violation("METRIC-004",
+            f"{name}.remaining = {remaining} with limit {limit}",
+            f"0 <= remaining <= {limit}"))
     elif is_int(used) and used >= 0 and remaining != remaining_for(limit, used):
-        found.append(Violation("METRIC-005", (
-            f"Received {name}.remaining = {remaining} with used {used}, limit {limit} / Expected "
-            f"max(limit - used, 0) = {remaining_for(limit, used)}")))
+        found.append(Violation("METRIC-005",
+            f"{name}.remaining = {remaining} with used {used}, limit {limit}",
+            f"max(limit - used, 0) = {remaining_for(limit, used)}"))
     return found
 
 
@@ -183,13 +187,13 @@ def check_rate_limits(body: Mapping[str, Any]) -> list[Violation]:
     values = {field: body.get(field) for field in RATE_LIMIT_FIELDS}
     for field, value in values.items():
         if is_int(value) and value != UNLIMITED and value <= 0:
-            found.append(Violation("METRIC-006", (
-                f"Received {field} = {value} / Expected a positive limit or -1 (unlimited)")))
+            found.append(Violation("METRIC-006",
+                f"{field} = {value}", "a positive limit or -1 (unlimited)"))
     rpm, per_day = values["rate_limit_rpm"], values["rate_limit_per_day"]
     if is_int(rpm) and is_int(per_day) and rpm > 0 and per_day > 0 and per_day < rpm:
-        found.append(Violation("METRIC-007", (
-            f"Received rate_limit_per_day = {per_day} below rate_limit_rpm = {rpm} / Expected "
-            "rate_limit_per_day >= rate_limit_rpm")))
+        found.append(Violation("METRIC-007",
+            f"rate_limit_per_day = {per_day} below rate_limit_rpm = {rpm}",
+            "rate_limit_per_day >= rate_limit_rpm"))
     return found
 
 
@@ -197,7 +201,7 @@ def check_plan(body: Mapping[str, Any]) -> list[Violation]:
     """METRIC-008: the plan is a non-empty string."""
     plan = body.get("plan")
     if isinstance(plan, str) and not plan.strip():
-        return [Violation("METRIC-008", f"Received plan {plan!r} / Expected a non-empty plan name")]
+        return [Violation("METRIC-008", f"plan {plan!r}", "a non-empty plan name")]
     return []
 
 
@@ -251,15 +255,14 @@ def check_stable_between(first: Mapping[str, Any], second: Mapping[str, Any]) ->
         before[field], after[field] = first.get(field), second.get(field)
     changed = _differences(before, after)
     if changed:
-        found.append(Violation("CONSIST-001", (
-            f"Received {'; '.join(changed)} for identical requests / Expected the same plan, "
-            "limits, rate limits and period")))
+        found.append(Violation("CONSIST-001",
+            f"{'; '.join(changed)} for identical requests", "the same plan, "
+            "limits, rate limits and period"))
     for name in METRIC_NAMES:
         used_before, used_after = _used(first, name), _used(second, name)
         if used_before is not None and used_after is not None and used_after < used_before:
-            found.append(Violation("CONSIST-002", (
-                f"Received {name}.used {used_before} then {used_after} for identical requests / "
-                "Expected used never to decrease")))
+            found.append(Violation("CONSIST-002", f"{name}.used {used_before} then {used_after} for identical "
+                                   "requests", "used never to decrease"))
     return found
 
 
@@ -274,10 +277,10 @@ def check_window_monotonic(inner: Mapping[str, Any], outer: Mapping[str, Any], i
     for name in METRIC_NAMES:
         inner_used, outer_used = _used(inner, name), _used(outer, name)
         if inner_used is not None and outer_used is not None and outer_used < inner_used:
-            found.append(Violation("CONSIST-003", (
-                f"Received {name}.used {outer_used} for the window asked as {outer_asked or _window(outer)} but "
-                f"{inner_used} for the narrower {inner_asked or _window(inner)} / Expected the wider window "
-                "to use at least as much")))
+            found.append(Violation("CONSIST-003",
+                f"{name}.used {outer_used} for the window asked as {outer_asked or _window(outer)} but "
+                f"{inner_used} for the narrower {inner_asked or _window(inner)}", "the wider window "
+                "to use at least as much"))
     return found
 
 
@@ -287,9 +290,9 @@ def check_window_independent(first: Mapping[str, Any], second: Mapping[str, Any]
     changed = _differences(_limits_view(first), _limits_view(second))
     if not changed:
         return []
-    return [Violation("CONSIST-004", (
-        f"Received {'; '.join(changed)} for the windows asked as {first_asked or _window(first)} and "
-        f"{second_asked or _window(second)} / Expected plan, limits and rate limits not to depend on the window"))]
+    return [Violation("CONSIST-004",
+        f"{'; '.join(changed)} for the windows asked as {first_asked or _window(first)} and "
+        f"{second_asked or _window(second)}", "plan, limits and rate limits not to depend on the window")]
 
 
 def check_explicit_default(implicit: Mapping[str, Any], explicit: Mapping[str, Any]) -> list[Violation]:
@@ -313,9 +316,9 @@ def check_explicit_default(implicit: Mapping[str, Any], explicit: Mapping[str, A
                 and b < a]
     if not changed:
         return []
-    return [Violation("CONSIST-005", (
-        f"Received {'; '.join(changed)} between no parameters and the same window named "
-        "explicitly / Expected the same body"))]
+    return [Violation("CONSIST-005",
+        f"{'; '.join(changed)} between no parameters and the same window named "
+        "explicitly", "the same body")]
 
 
 def _used(body: Mapping[str, Any], name: str) -> int | None:

@@ -22,8 +22,8 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from schemathesis import GenerationMode
 
-from conformance.expectations import Reading, read_date
 from crosmos_contract import default_contract_path, rules
+from crosmos_contract.expectations import Reading, read_date
 from mockserver.server import running_mock
 
 TOKEN = "csk_fuzzing_0123456789"

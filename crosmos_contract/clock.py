@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from conformance.exchange import Exchange
+from crosmos_contract.exchange import Exchange
 
 _SLACK = timedelta(seconds=1)  # the Date header's resolution
 

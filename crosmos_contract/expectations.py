@@ -57,6 +57,7 @@ class AuthReading(StrEnum):
     WRONG_SCHEME = "wrong-scheme"  # AUTH-002
     MALFORMED = "malformed"  # AUTH-002
     BAD_TOKEN = "bad-token"  # AUTH-003
+    UNCHECKED = "unchecked"  # a well-formed Bearer credential, and no token to compare it with
 
     @property
     def check_id(self) -> str:
@@ -69,7 +70,8 @@ class AuthReading(StrEnum):
                 AuthReading.WRONG_SCHEME: "a scheme other than Bearer",
                 AuthReading.MALFORMED: "a malformed Authorization header",
                 AuthReading.BAD_TOKEN: "an unknown or malformed token",
-                AuthReading.OK: "valid credentials"}[self]
+                AuthReading.OK: "valid credentials",
+                AuthReading.UNCHECKED: "a Bearer credential"}[self]
 
 
 class Window(StrEnum):
@@ -106,7 +108,8 @@ class Expectation:
         return any(p.value is not None and not _EXTREME_LOW < p.value < _EXTREME_HIGH for p in self.params)
 
 
-def read_auth(header: str | None, token: str) -> AuthReading:
+def read_auth(header: str | None, token: str | None) -> AuthReading:
+    """How the ``Authorization`` header reads against ``token`` (None: no token to compare with)."""
     if header is None:
         return AuthReading.MISSING
     scheme, _, credential = header.strip().partition(" ")
@@ -115,6 +118,8 @@ def read_auth(header: str | None, token: str) -> AuthReading:
     credential = credential.strip()
     if not credential or " " in credential:
         return AuthReading.MALFORMED
+    if token is None:
+        return AuthReading.UNCHECKED
     return AuthReading.OK if credential == token else AuthReading.BAD_TOKEN
 
 
@@ -175,7 +180,7 @@ def _timestamp(raw: str) -> tuple[Reading, date | None]:
         return Reading.UNCLEAR, None
 
 
-def expect(method: str, query: Sequence[tuple[str, str]], authorization: str | None, token: str,
+def expect(method: str, query: Sequence[tuple[str, str]], authorization: str | None, token: str | None,
            url_length: int, todays: Sequence[date]) -> Expectation:
     """Everything the judge needs to know about what ``query`` asks of the server."""
     grouped: dict[str, list[str]] = {name: [] for name in DATE_PARAMS}

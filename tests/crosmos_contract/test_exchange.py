@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from conformance.exchange import REDACTED, SentRequest, redact
+from crosmos_contract.exchange import REDACTED, SentRequest, redact
 
 TOKEN = "csk_user_SECRET_12345678"
 
@@ -36,7 +36,7 @@ def test_redact_is_a_last_line_of_defence() -> None:
 
 
 def test_control_characters_are_escaped_for_the_terminal() -> None:
-    from conformance.exchange import printable
+    from crosmos_contract.exchange import printable
 
     assert printable("plain text, ünïcode") == "plain text, ünïcode"
     assert printable("red \x1b[31m bell \x07") == "red \\x1b[31m bell \\x07"
@@ -46,7 +46,7 @@ def test_credentials_derived_from_the_token_are_hidden_in_reproducers() -> None:
     """A character off, the case flipped or the token inside Basic would give the secret away."""
     import base64
 
-    from conformance.exchange import SentRequest
+    from crosmos_contract.exchange import SentRequest
 
     token = "csk_exchange_SECRET_9876"
     derived = [f"Bearer {token[:-1]}", f"Bearer {token}0", f"Bearer {token[:-1]}X", f"Bearer {token.swapcase()}",
