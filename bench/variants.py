@@ -39,7 +39,8 @@ def build_app(name: str, access_log: bool, **settings: Any) -> WSGIApp:
         flask_app = Flask("hello")
         flask_app.add_url_rule("/<path:path>", "hello", lambda path: HELLO_BODY)
         return flask_app  # type: ignore[return-value]
-    from mockserver.app import MockSettings, create_app
+    from mockserver.app import create_app
+    from mockserver.settings import MockSettings
 
     return create_app(MockSettings(access_log=access_log, **settings))  # type: ignore[return-value]
 

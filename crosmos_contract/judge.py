@@ -104,6 +104,8 @@ def judge(exchange: Exchange, settings: JudgeSettings, *, schema: SchemaCheck | 
         _other_method(verdict, request, response)
     elif expectation.auth not in (AuthReading.OK, AuthReading.UNCHECKED):
         _rejected_credentials(verdict, expectation, response)
+        if response.status == 200:
+            _values_of(verdict, response)  # a success it should not have had: its body is judged too
     elif expectation.auth is AuthReading.UNCHECKED and response.status in (401, 403):
         verdict.evaluated.add("AUTH-004")
         _challenge(verdict, response)  # a credential the judge cannot check may be refused
@@ -113,8 +115,8 @@ def judge(exchange: Exchange, settings: JudgeSettings, *, schema: SchemaCheck | 
             _usage_body(verdict, expectation, response, days)
     if response.status in (200, 422):
         verdict.evaluated.update({"STATUS-006", "SCHEMA-001" if response.status == 200 else "SCHEMA-002"})
-    if schema is not None:
-        verdict.violations.extend(schema(exchange))
+        if schema is not None:  # the statuses the contract documents a body for; the judge decides the rest
+            verdict.violations.extend(schema(exchange))
     return verdict
 
 
@@ -133,14 +135,17 @@ def judge_as_written(exchange: Exchange, *, schema: SchemaCheck | None = None) -
     return verdict
 
 
-def judge_operation(exchange: Exchange, *, requires_auth: bool, schema: SchemaCheck | None = None) -> Judgement:
+def judge_operation(exchange: Exchange, *, requires_auth: bool, schema: SchemaCheck | None = None,
+                    server_errors: bool = True) -> Judgement:
     """A reply to another operation of the document (a user's contract may hold more than usage):
-    no server errors, no refusal where there is no security, and the schema."""
+    no server errors (``server_errors=False`` for a documented 5xx served on request), no refusal
+    where there is no security, and the schema."""
     verdict = Judgement()
     response = exchange.response
     if response is None:
         return verdict
-    _server_error(verdict, exchange.request, response)
+    if server_errors:
+        _server_error(verdict, exchange.request, response)
     if response.status in (401, 403) and not requires_auth:
         verdict.fail("STATUS-003", f"{response.status} for an operation without security", "a documented status")
     if schema is not None and response.status not in (401, 403):
@@ -336,6 +341,15 @@ def _usage_body(verdict: Judgement, expectation: Expectation, response: Received
     for path, value in _integer_fields(body):
         if isinstance(value, float):
             verdict.fail("SCHEMA-001", f"{path} = {value!r}, a float", "an integer")
+
+
+def _values_of(verdict: Judgement, response: ReceivedResponse) -> None:
+    """What a usage body means by itself (no window was rightly asked for)."""
+    body = response.json()
+    if isinstance(body, dict) and not response.truncated:
+        for violation in check_usage_values(body):
+            verdict.evaluated.add(violation.rule_id)
+            verdict.violations.append(violation)
 
 
 def _param_for_rules(param: Any, echoed: object) -> Any:

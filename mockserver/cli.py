@@ -15,10 +15,12 @@ import click
 
 from crosmos_contract import ContractError
 from mockserver import cors, faults, liveusage, proxy, scenarios
-from mockserver.app import CONTROL_PREFIX, EXTENSION, MockSettings, create_app
+from mockserver.app import create_app
 from mockserver.auth import redact
 from mockserver.faults import FaultSettings
 from mockserver.server import PortInUseError, ServerOptions, configure_logging, serve
+from mockserver.settings import CONTROL_PREFIX, MockSettings
+from mockserver.state import EXTENSION
 
 T = TypeVar("T")
 log = logging.getLogger("mockserver")

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from crosmos_contract import rules
+from mockserver.caches import BoundedCache
 
 UNLIMITED = rules.UNLIMITED
 _WEEKDAY_WEIGHTS = (1.15, 1.2, 1.2, 1.15, 1.0, 0.35, 0.3)  # Monday..Sunday: teams work weekdays
@@ -96,15 +97,11 @@ class UsageLedger:
     """Deterministic per-org usage for a seed; cheap to query, no state but a profile cache."""
 
     seed: int = 0
-    _profiles: dict[str, OrgProfile] = field(default_factory=dict, repr=False)
+    # Bounded: tokens are user input. A profile is a pure function of the seed and the org key.
+    _profiles: BoundedCache[str, OrgProfile] = field(default_factory=lambda: BoundedCache(10_000), repr=False)
 
     def profile(self, org_key: str) -> OrgProfile:
-        cached = self._profiles.get(org_key)
-        if cached is None:
-            cached = self._profiles[org_key] = self._make_profile(org_key)
-            if len(self._profiles) > 10_000:  # bounded: tokens are user input
-                self._profiles.pop(next(iter(self._profiles)))
-        return cached
+        return self._profiles.get_or_build(org_key, lambda: self._make_profile(org_key))
 
     def report(self, org_key: str, start: date, end: date, today: date,
                plan: Plan | None = None) -> UsageReport:

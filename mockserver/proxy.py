@@ -1,34 +1,27 @@
-"""Proxy mode: forward to a real server and judge every exchange against the contract and the rules.
+"""Proxy mode: forward to a real server; its replies are judged by the one judge.
 
-``crosmos-mock --upstream URL`` puts the mock between a frontend and a real backend. Each reply
-is checked as the conformance suite would check it: openapi-core for status, media type and body
-schema, :mod:`crosmos_contract.rules` for a usage body's meaning, and what the request implies (an invalid
-date must get 422, no credentials must not get data). Violations go to the journal, a warning
-log line and an ``X-Mock-Violations`` header; with ``--strict`` the client gets a 502
+``crosmos-mock --upstream URL`` puts the mock between a frontend and a real backend. ``forward``
+is the pipeline's producer in this mode (:mod:`mockserver.producers`); the output stage judges
+each reply exactly as the conformance suite judges a server (:mod:`crosmos_contract.judge`:
+openapi-core for the schema, the rules for a usage body's meaning, and what the request implies:
+an invalid date must get 422, no credentials must not get data). Violations go to the journal, a
+warning log line and an ``X-Mock-Violations`` header; with ``--strict`` the client gets a 502
 problem+json listing them instead of the faulty reply. A request that itself breaks the contract
 is recorded, not blocked: the upstream's answer to it is what is judged.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
 from flask import Request, Response
 
-from crosmos_contract import rules
 from mockserver import replies
-from mockserver.auth import Credential
-from mockserver.operations import Operation
-from mockserver.validation import ContractValidator, RequestVerdict
 
 log = logging.getLogger(__name__)
 MAX_BODY = 10 * 1024 * 1024
@@ -123,86 +116,6 @@ class Proxy:
             kept = [(name, value) for name, value in upstream.headers.items()
                     if name.lower() not in _NOT_KEPT]
             return UpstreamReply(upstream.status_code, kept, b"".join(chunks))
-
-
-def judge(validator: ContractValidator, request: Request, operation: Operation, verdict: RequestVerdict,
-          credential: Credential | None, reply: UpstreamReply, local_today: date) -> list[str]:
-    """Every way ``reply`` breaks the contract for ``request`` (empty when it keeps it)."""
-    status = reply.status
-    if status >= 500:
-        return [f"STATUS-002: Received {status} / Expected no 5xx, whatever the input"]
-    if status in _TRANSPORT_REFUSALS:
-        return []
-    found: list[str] = []
-    unauthenticated = verdict.security_failed or (credential is not None and not credential.ok)
-    if status in (401, 403):
-        if not operation.requires_auth:
-            found.append(f"STATUS-003: Received {status} for an operation without security / Expected "
-                         "a documented status")
-        return found
-    start, end = verdict.values.get("start_date"), verdict.values.get("end_date")
-    todays = _today_candidates(reply, local_today)
-    if 200 <= status < 300:  # a success the request should not have had; its body is judged too
-        if unauthenticated:
-            found.append(f"AUTH-001: Received {status} without valid credentials / Expected 401 or 403")
-        elif verdict.errors:
-            found.append(f"STATUS-004: Received {status} for an invalid request "
-                         f"({'; '.join(_loc(d) for d in verdict.errors)}) / Expected 422")
-        elif operation.is_usage and all(not rules.window_is_valid(*rules.default_period(t, start, end))
-                                        for t in todays):
-            found.append(f"PERIOD-005: Received {status} for start_date after end_date / Expected 422")
-    refused_late = bool(found)
-    found.extend(validator.check_response(request, _as_response(reply), operation))
-    if operation.is_usage and status == 200:
-        try:
-            body = json.loads(reply.body)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            violations = rules.check_usage_values(body) if refused_late else rules.check_usage_body(
-                body, today_candidates=todays, start_param=start, end_param=end)
-            found.extend(str(v) for v in violations)
-    if status == 422 and verdict.errors and not found:
-        found.extend(_names_the_parameter(reply, verdict))
-    return found
-
-
-def _names_the_parameter(reply: UpstreamReply, verdict: RequestVerdict) -> list[str]:
-    """STATUS-005: a 422 for a bad parameter says which one (``detail[].loc``)."""
-    try:
-        details = json.loads(reply.body).get("detail")
-    except (ValueError, AttributeError):
-        return []
-    expected = {tuple(d.get("loc", ())) for d in verdict.errors}
-    given = {tuple(d.get("loc", ())) for d in details if isinstance(d, Mapping)} if isinstance(details, list) else set()
-    if expected & given:
-        return []
-    return [f"STATUS-005: Received a 422 whose detail names {sorted(given) or 'nothing'} / Expected "
-            f"{' or '.join(str(list(loc)) for loc in sorted(expected))}"]
-
-
-def _as_response(reply: UpstreamReply) -> Response:
-    response = Response(reply.body, status=reply.status)
-    if reply.content_type:
-        response.headers["Content-Type"] = reply.content_type
-    return response
-
-
-def _today_candidates(reply: UpstreamReply, local_today: date) -> list[date]:
-    """The upstream's day from its ``Date`` header (the server's clock is what counts) and ours."""
-    days = {local_today}
-    header = next((value for name, value in reply.headers if name.lower() == "date"), None)
-    if header:
-        with contextlib.suppress(TypeError, ValueError):
-            days.add(parsedate_to_datetime(header).astimezone(UTC).date())
-    else:
-        days.add(local_today - timedelta(days=1))  # without a Date header, tolerate a midnight straddle
-    return sorted(days)
-
-
-def _loc(detail: object) -> str:
-    loc = detail.get("loc", []) if isinstance(detail, Mapping) else []
-    return ".".join(str(part) for part in loc) or "request"
 
 
 def violation_reply(violations: Sequence[str], upstream_status: int) -> Response:

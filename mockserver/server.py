@@ -1,4 +1,4 @@
-"""Serve the mock with a production WSGI server (granian), and start it for tests and tools.
+"""Serve the mock with a production WSGI server (granian); :mod:`mockserver.launch` starts it for tests.
 
 Granian was chosen by measurement (``python -m bench.run --suite servers``, docs/performance.md):
 its HTTP layer is Rust, so on this 2-core machine the mock serves about twice what gunicorn's
@@ -9,26 +9,23 @@ so a bad contract fails at once; workers are forked from it. Gunicorn stays avai
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import gc
 import logging
 import os
-import re
 import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from mockserver.limits import limit_request_size, read_body_first
+from mockserver.turns import WSGIApp, in_turn
 
 log = logging.getLogger(__name__)
 READY_LINE = "crosmos-mock listening on "
@@ -79,7 +76,6 @@ def pick_free_port(host: str) -> int:
         return port
 
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def buffered(app: WSGIApp) -> WSGIApp:
@@ -101,89 +97,6 @@ def buffered(app: WSGIApp) -> WSGIApp:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-
-    return wsgi
-
-
-GIVE_WAY = "crosmos.give_way"  # environ key: a callable a request calls before it waits
-
-
-class Turns:
-    """A lock that a thread may take out of turn only while nobody has waited ``patience`` seconds.
-
-    Strict arrival order costs a thread wake-up per request (a context switch: 9,754 → 7,338 req/s
-    for one worker × 4 threads at 16 connections, against a plain lock); no order at all lets one request wait behind
-    many. So the thread that just finished a request may take the next turn at once (it is
-    running already), but a waiter older than ``patience`` is handed the turn on release, and a
-    waiter that times out takes a free turn itself: nobody waits much longer than ``patience``.
-    """
-
-    def __init__(self, patience: float = 0.002) -> None:
-        self.patience = patience
-        self._mutex = threading.Lock()
-        self._busy = False
-        self._waiting: collections.deque[tuple[threading.Lock, float]] = collections.deque()
-
-    @property
-    def waiting(self) -> int:
-        """How many threads are queued for a turn (for health figures and tests)."""
-        with self._mutex:
-            return len(self._waiting)
-
-    def acquire(self) -> None:
-        with self._mutex:
-            if not self._busy:
-                self._busy = True
-                return
-            gate = threading.Lock()
-            gate.acquire()
-            entry = (gate, time.monotonic())
-            self._waiting.append(entry)
-        while not gate.acquire(timeout=self.patience):
-            with self._mutex:
-                if not self._busy:  # released to nobody while we slept: take it
-                    self._busy = True
-                    self._waiting.remove(entry)
-                    return
-        # handed over: the holder removed us from the queue and left the turn busy
-
-    def release(self) -> None:
-        with self._mutex:
-            if self._waiting and time.monotonic() - self._waiting[0][1] >= self.patience:
-                self._waiting.popleft()[0].release()  # still busy: the turn is the waiter's now
-            else:
-                self._busy = False
-
-
-def in_turn(app: WSGIApp) -> WSGIApp:
-    """A worker's requests take turns on the CPU, none waiting long; one that must wait gives way.
-
-    The worker's threads exist so that a request that sleeps (``Prefer: delay``, the latency
-    fault) or waits on an upstream (proxy mode) does not hold up the others. Running Python, they
-    can only take turns anyway (the GIL); left to fight for it, the GIL's hand-over is unfair and
-    a request can wait behind many others: with one worker × 4 threads at 16 connections and no
-    turns, p99 91 ms. With the default 2 workers × 4 threads, p99 was 23 ms with a lock taken in
-    strict arrival order and 7.0 ms with ``Turns`` in one ``python -m bench.run --suite load``
-    (Prism: 8 ms); it stays noisy (4.5–34 ms across the final run's three). A request calls
-    ``environ[GIVE_WAY]()`` before it sleeps or waits.
-    """
-    turn = Turns()
-
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        held = True
-
-        def give_way() -> None:
-            nonlocal held
-            if held:
-                held = False
-                turn.release()
-
-        turn.acquire()
-        environ[GIVE_WAY] = give_way
-        try:
-            return app(environ, start_response)
-        finally:
-            give_way()
 
     return wsgi
 
@@ -384,78 +297,3 @@ def serve(app: Flask, options: ServerOptions) -> None:
         _serve_gunicorn(app, options)
     else:
         _serve_granian(app, options)
-
-
-@contextlib.contextmanager
-def running_mock(seed: int = 0, spec: Path | None = None, extra_args: Sequence[str] = (),
-                 workers: int = 1, threads: int = 4, timeout: float = 20.0,
-                 output: Path | None = None) -> Iterator[str]:
-    """Start ``crosmos-mock`` (the production server, as users start it) on a free 127.0.0.1 port.
-
-    Yields its base URL; stops it on exit. Raises RuntimeError with the mock's own words if it
-    does not come up within ``timeout`` seconds. With ``output``, everything the mock prints
-    (its logs included) is appended to that file.
-    """
-    command = [sys.executable, "-m", "mockserver", "--port", "0", "--seed", str(seed),
-               "--workers", str(workers), "--threads", str(threads), *extra_args]
-    if spec is not None:
-        command += ["--spec", str(spec)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    try:
-        base_url = _wait_ready(process, timeout, output)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout:
-            process.stdout.close()
-
-
-def _wait_ready(process: subprocess.Popen[str], timeout: float, output: Path | None = None) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    os.set_blocking(process.stdout.fileno(), False)
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line:
-            seen.append(line.rstrip())
-            match = re.search(re.escape(READY_LINE) + r"(\S+)", line)
-            if match:
-                os.set_blocking(process.stdout.fileno(), True)
-                if output is not None:
-                    with output.open("a", encoding="utf-8") as sink:
-                        sink.write("\n".join(seen) + "\n")
-                _drain_in_background(process, output)
-                return match.group(1)
-            continue
-        if process.poll() is not None:
-            break
-        time.sleep(0.02)
-    tail = " | ".join(seen[-5:]) or "no output"
-    raise RuntimeError(f"the mock did not start within {timeout:.0f}s: {tail}")
-
-
-def _drain_in_background(process: subprocess.Popen[str], output: Path | None = None) -> None:
-    """Keep reading the mock's output so a full pipe never blocks it (into ``output`` if given)."""
-    import threading
-
-    def drain() -> None:
-        assert process.stdout is not None
-        with contextlib.suppress(ValueError, OSError):
-            sink = output.open("a", encoding="utf-8") if output is not None else None
-            try:
-                for line in process.stdout:
-                    if sink is not None:
-                        sink.write(line)
-                        sink.flush()
-            finally:
-                if sink is not None:
-                    sink.close()
-
-    threading.Thread(target=drain, daemon=True).start()

@@ -10,52 +10,27 @@ keyed on the body's bytes: a body that validated once is valid again.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from flask import Request, Response
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.request.exceptions import (
     MissingRequiredParameter,
     ParameterValidationError,
     SecurityValidationError,
 )
 
+from crosmos_contract.rules import Violation
 from mockserver import params
+from mockserver.caches import BoundedCache
 from mockserver.operations import Operation
 
 log = logging.getLogger(__name__)
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A small bounded mapping; the oldest entry goes first."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        if len(self._data) > self._size:
-            self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 @dataclass(frozen=True)
@@ -74,8 +49,9 @@ class RequestVerdict:
 class ContractValidator:
     def __init__(self, resolved: Mapping[str, Any], cache_size: int = 4096) -> None:
         self._openapi = OpenAPI.from_dict(dict(resolved))
-        self._requests: LRU[tuple[Any, ...], RequestVerdict] = LRU(cache_size)
-        self._bodies: LRU[tuple[str, str, int, bytes], tuple[str, ...]] = LRU(cache_size)
+        self._requests: BoundedCache[tuple[Any, ...], RequestVerdict] = BoundedCache(cache_size)
+        self._bodies: BoundedCache[tuple[str, str, int, bytes], tuple[str, ...]] = BoundedCache(cache_size)
+        self._violations: BoundedCache[tuple[str, str, int, bytes], tuple[Violation, ...]] = BoundedCache(cache_size)
 
     def check_request(self, request: Request, operation: Operation) -> RequestVerdict:
         key: tuple[Any, ...] | None = None
@@ -146,9 +122,21 @@ class ContractValidator:
         self._bodies.put(key, problems)
         return problems
 
+    def schema_violations(self, request: Request, response: Response, operation: Operation) -> list[Violation]:
+        """:meth:`check_response` in the catalogue's ids, for the judge (``SchemaCheck``)."""
+        key = (operation.method, operation.path, response.status_code, response.get_data())
+        found = self._violations.get(key)
+        if found is None:
+            result = self._openapi.unmarshal_response(WerkzeugOpenAPIRequest(request),
+                                                      WerkzeugOpenAPIResponse(response))
+            found = tuple(_violation(error, response) for error in result.errors)
+            self._violations.put(key, found)
+        return list(found)
+
     def clear(self) -> None:
         self._requests.clear()
         self._bodies.clear()
+        self._violations.clear()
 
 
 def _schema_of(operation: Operation, name: str) -> Mapping[str, Any]:
@@ -160,3 +148,16 @@ def _one_line(error: BaseException) -> str:
     cause = f": {error.__cause__}" if error.__cause__ else ""
     text = " ".join(f"{error}{cause}".split())
     return text[:500]
+
+
+def _violation(error: BaseException, response: Response) -> Violation:
+    """An openapi-core finding under the catalogue id it breaks."""
+    status = response.status_code
+    text = _one_line(error)
+    if isinstance(error, ResponseNotFound):
+        return Violation("STATUS-003", f"{status}, a status the operation does not document", "a documented status")
+    if isinstance(error, MediaTypeNotFound):
+        return Violation("STATUS-006", f"Content-Type {response.content_type or '(none)'}",
+                         "a media type the contract documents")
+    model = "SCHEMA-001" if 200 <= status < 300 else "SCHEMA-002"
+    return Violation(model, f"a {status} body where {text}", "a body valid against the contract's schema")

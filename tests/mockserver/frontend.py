@@ -17,7 +17,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from mockserver.app import CONTROL_PREFIX
+from mockserver.settings import CONTROL_PREFIX
 
 TOKEN = "csk_frontend_SECRET_0042"
 OTHER_TOKEN = "csk_frontend_OTHER_0043"

@@ -14,7 +14,7 @@ from mockserver import faults
 from mockserver.app import create_app
 from mockserver.cli import main
 from mockserver.faults import FaultSettings, RateLimiter
-from mockserver.server import running_mock
+from mockserver.launch import running_mock
 from mockserver.shared import SharedStore
 from tests.mockserver.frontend import OTHER_TOKEN, USAGE, auth, control, journal, reset
 

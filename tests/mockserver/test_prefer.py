@@ -14,8 +14,8 @@ from werkzeug.datastructures import MultiDict
 
 from crosmos_contract import rules
 from mockserver import prefer
+from mockserver.launch import running_mock
 from mockserver.prefer import PreferenceError, Preferences
-from mockserver.server import running_mock
 from tests.mockserver.frontend import USAGE, assert_problem, auth, journal
 
 FASTAPI_422 = {"detail": [{

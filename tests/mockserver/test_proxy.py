@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from mockserver.app import create_app
 from mockserver.cli import main
-from mockserver.server import running_mock
+from mockserver.launch import running_mock
 from tests.mockserver.frontend import TOKEN, USAGE, assert_problem, auth, journal, reset, serving
 
 REFERENCE = create_app(seed=12, access_log=False, journal_size=0, control=False, reload=False)
@@ -191,3 +191,21 @@ def test_proxy_options_that_make_no_sense_are_one_clear_error(args: list[str], o
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert f"Invalid value for '{option}'" in result.output, result.output
+
+
+def test_proxy_mode_under_concurrent_load_to_a_slow_upstream_never_fails_itself() -> None:
+    """32 connections at once through the proxy, each request waiting on the upstream with its turn
+    given away: the caches every thread then touches (request verdicts, schema checks) must hold."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    def slow(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        time.sleep(0.05)
+        return REFERENCE(environ, start_response)
+
+    queries = [f"?start_date=2026-11-{day:02d}&end_date=2026-11-{min(day + span, 30):02d}"
+               for day in range(1, 29) for span in (0, 1, 2, 3)]  # 112 distinct keys for every cache
+    with serving(slow) as upstream, running_mock(extra_args=["--upstream", upstream], threads=8) as url, \
+            ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(lambda query: _usage(url, query).status_code, queries * 2))
+    assert len(statuses) == 224 and set(statuses) == {200}, sorted(set(statuses))

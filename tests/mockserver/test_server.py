@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from crosmos_contract import rules
-from mockserver.server import READY_LINE, STOP_GRACE_S, running_mock
+from mockserver.launch import running_mock
+from mockserver.server import READY_LINE, STOP_GRACE_S
 
 TOKEN = "csk_integration_SECRET_4242"
 CLI = shutil.which("crosmos-mock", path=str(Path(sys.executable).parent)) or "crosmos-mock"

@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 import requests
 
+from mockserver.launch import running_mock
 from mockserver.limits import MAX_BODY_BYTES
-from mockserver.server import GIVE_WAY, MAX_REQUEST_HEAD, ServerOptions, Turns, buffered, in_turn, running_mock, serve
+from mockserver.server import MAX_REQUEST_HEAD, ServerOptions, buffered, serve
+from mockserver.turns import GIVE_WAY, Turns, in_turn
 
 TOKEN = "csk_server_choice_12345678"
 

@@ -1,0 +1,66 @@
+"""One API request on its way through the pipeline: what each stage learned, for the next stages,
+the journal and the access log.
+
+A plain object stored once in ``g``: every ``g.name`` costs a context-local lookup, and the
+stages record a dozen facts per request.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from flask import Request, Response, g
+
+from mockserver.auth import AuthOutcome, Credential
+from mockserver.faults import FaultSettings
+from mockserver.operations import Operation
+from mockserver.prefer import Preferences
+from mockserver.proxy import UpstreamReply
+from mockserver.shared import ControlSnapshot
+from mockserver.state import ContractRuntime, MockState, UsageKey
+from mockserver.validation import RequestVerdict
+
+ANONYMOUS = Credential(AuthOutcome.OK, "anonymous")
+
+
+class Context:
+    __slots__ = ("allowed", "check", "credential", "delay", "fault", "faults", "keep", "mock", "mode", "operation",
+                 "org", "preferences", "problems", "reply", "request", "request_outcome", "response_outcome", "runtime",
+                 "scenario", "sent_at", "snapshot", "started", "upstream", "verdict")
+
+    def __init__(self, mock: MockState, request: Request) -> None:
+        self.started = time.perf_counter()
+        self.sent_at = datetime.now(UTC)  # when the request arrived, for the judge's today in proxy mode
+        self.mock = mock
+        self.request = request
+        self.runtime: ContractRuntime = mock.runtime  # one contract for the whole request, even across a reload
+        self.snapshot: ControlSnapshot = mock.store.snapshot()
+        self.mode = "mock" if mock.proxy is None else "proxy"
+        self.operation: Operation | None = None
+        self.allowed: tuple[str, ...] = ()  # methods the path has, when the request's method is not one
+        self.reply: Response | None = None  # what produce made, before the output check
+        self.check: str | None = None  # how check_output judges it: full | as-written | None (checked before)
+        self.keep: tuple[UsageKey, tuple[int, bytes, str]] | None = None  # cache it once it passed the check
+        self.upstream: UpstreamReply | None = None  # proxy mode: the upstream's reply as received
+        self.verdict = RequestVerdict()
+        self.credential = ANONYMOUS
+        self.org: str | None = None
+        self.scenario: str | None = None
+        self.preferences: Preferences | None = None
+        self.faults: FaultSettings | None = None  # the fault settings, when any fault is on
+        self.delay: tuple[int, int] | None = None  # ms to wait before the reply: Prefer: delay, or the latency fault
+        self.request_outcome = "unchecked"  # valid | invalid | unauthenticated | not-in-contract | unchecked
+        self.response_outcome: str | None = None  # valid | violations | fault | mock-error
+        self.problems: list[str] = []
+        self.fault: str | None = None
+
+    @property
+    def usage(self) -> bool:
+        return self.operation is not None and self.operation.is_usage
+
+
+def current_context() -> Context | None:
+    """The context of the API request being served; None for the control API and before routing."""
+    context: Context | None = g.get("context")
+    return context

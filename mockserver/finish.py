@@ -1,0 +1,95 @@
+"""What every request does on its way in and out, whichever stage replied (and for the control API):
+the contract watcher's poll and CORS preflights on the way in; the delay, the fault header, the
+journal row, CORS headers and the access line on the way out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from flask import Request, Response, g, request
+
+from mockserver import faults
+from mockserver.auth import bearer_token, redact
+from mockserver.context import Context, current_context
+from mockserver.journal import Entry
+from mockserver.producers import give_way
+from mockserver.state import MockState, state
+
+log = logging.getLogger("mockserver.access")
+_PID = os.getpid
+
+
+def on_the_way_in() -> Response | None:
+    g.started = time.perf_counter()
+    mock = state()
+    if mock.watcher is not None:  # every request, so health and the dashboard see an edit too
+        mock.watcher.poll()
+    if request.method == "OPTIONS":
+        return mock.cors.preflight(request)
+    return None
+
+
+def on_the_way_out(response: Response) -> Response:
+    mock = state()
+    req = current_request()
+    ctx = current_context()
+    target = None
+    if ctx is not None:
+        _delay(ctx)
+        if ctx.fault is not None:  # every fault reply says which fault it is
+            response.headers[faults.FAULT_HEADER] = ctx.fault
+        if mock.journal.enabled:
+            target = redacted_target(req)
+            _journal(mock, ctx, req, response, target)
+    mock.cors.decorate(req, response)
+    if mock.settings.access_log and log.isEnabledFor(logging.INFO):
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        why = ""
+        if ctx is not None and ctx.request_outcome == "unauthenticated" and ctx.problems:
+            why = f" ({ctx.problems[0]})"  # a refused credential says why; the reason never quotes it
+        log.info("%s %s %s %d %.1fms%s", req.remote_addr, req.method, target or redacted_target(req),
+                 response.status_code, elapsed, why)
+    return response
+
+
+def current_request() -> Request:
+    """The request itself: each ``request.x`` through Flask's proxy is a context lookup of its own."""
+    real: Request = request._get_current_object()  # type: ignore[attr-defined]
+    return real
+
+
+def _delay(ctx: Context) -> None:
+    """The latency the pipeline decided (a ``Prefer: delay``, else the latency fault)."""
+    if ctx.delay is None:
+        return
+    if ctx.preferences is None or ctx.preferences.delay is None:
+        ctx.fault = ctx.fault or "latency"
+    give_way(ctx)
+    time.sleep(faults.pick_delay(ctx.delay))
+
+
+def _journal(mock: MockState, ctx: Context, req: Request, response: Response, target: str) -> None:
+    elapsed = (time.perf_counter() - ctx.started) * 1000
+    problems = ctx.problems
+    if problems:
+        token = (req.headers.get("Authorization") or "").partition(" ")[2].strip()
+        problems = [redact(problem, token) for problem in problems]
+    outcome = ctx.response_outcome
+    if outcome is None:  # the contract's own refusals (401, 404, 405, 422) are the reference's replies
+        outcome = "valid" if ctx.mode == "mock" and ctx.request_outcome != "unchecked" else "unchecked"
+    mock.journal.record(Entry(
+        time.time(), req.method, target, response.status_code, round(elapsed, 1), ctx.mode, _PID(),
+        ctx.org, ctx.scenario, ctx.request_outcome, outcome, tuple(problems), ctx.fault))
+
+
+def redacted_target(req: Request) -> str:
+    """The request's path and query for logs and the journal, credentials masked."""
+    target = req.full_path if req.query_string else req.path
+    authorization = req.headers.get("Authorization")
+    if "=" not in target and "csk_" not in target and "eyJ" not in target:
+        token = bearer_token(authorization)
+        if not token or token not in target:
+            return target  # nothing that could be a credential: skip the regex
+    return redact(target, (authorization or "").partition(" ")[2].strip())

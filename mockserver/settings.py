@@ -1,0 +1,37 @@
+"""What a user chooses when starting the mock (the CLI's options, as one value)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from mockserver.faults import FaultSettings
+from mockserver.scenarios import DEFAULT
+
+CONTROL_PREFIX = "/__mock"
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass
+class MockSettings:
+    spec: Path | None = None  # None: the embedded contract
+    seed: int = 0
+    clock: Callable[[], date] = utc_today  # "today" for default periods
+    access_log: bool = True
+    scenario: str = DEFAULT  # server-wide scenario until the control API changes it
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    live_usage: tuple[str, int] | None = None  # (metric, amount per call); None: off
+    cors_origins: tuple[str, ...] = ("*",)
+    upstream: str | None = None  # proxy mode
+    strict: bool = False  # proxy mode: 502 instead of a reply that breaks the contract
+    reload: bool = True
+    reload_interval: float = 0.5
+    journal_size: int = 200
+    control: bool = True  # serve the control API and dashboard under /__mock/
+    tokens: frozenset[str] = frozenset()  # when set, only these credentials are valid (as on a real server)
+    state_dir: Path | None = None  # shared state; None: a private temporary directory

@@ -1,0 +1,160 @@
+"""The mock's request pipeline: a list of named stages, run in order until one replies.
+
+Each stage is a small function of the request's :class:`~mockserver.context.Context` that
+returns a reply (the request ends there) or None (on to the next). The list *is* the order:
+
+    latency → route → validate_request → authenticate → refuse_invalid → read_preferences →
+    inject_faults → produce → check_output
+
+and :mod:`mockserver.finish` runs after every reply (the delay, the journal, CORS, the access
+log). Proxy mode runs the same list: the stages that refuse a request only record in proxy mode
+(the upstream's answer to it is what is judged), ``produce`` forwards instead of generating, and
+``check_output`` judges the upstream's reply with the same judge the mock applies to its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Response
+
+from mockserver import faults, prefer, replies
+from mockserver.auth import AuthOutcome, authenticate
+from mockserver.context import Context
+from mockserver.journal import summarize_errors
+from mockserver.output import check_output
+from mockserver.prefer import PreferenceError
+from mockserver.produce_documented import preference_problem, servable_errors
+from mockserver.produce_usage import inverted_window_refusal, requested_error
+from mockserver.producers import produce
+from mockserver.scenarios import SCENARIOS
+from mockserver.settings import CONTROL_PREFIX
+
+Stage = Callable[[Context], Response | None]
+
+
+def latency(ctx: Context) -> Response | None:
+    """The latency fault slows every reply, refusals included; ``Prefer: delay`` may override it."""
+    settings = ctx.mock.fault_settings(ctx.snapshot)
+    if settings.active:
+        ctx.faults = settings
+        ctx.delay = settings.latency
+    return None
+
+
+def route(ctx: Context) -> Response | None:
+    """The operation the request names; a path or method outside the contract ends here (mock mode)."""
+    match = ctx.runtime.index.match(ctx.request.method, ctx.request.path)
+    ctx.operation, ctx.allowed = match.operation, tuple(sorted(match.allowed))
+    if match.operation is not None:
+        return None
+    ctx.request_outcome = "not-in-contract"
+    if ctx.mode == "proxy":
+        return None  # forwarded unchecked
+    if ctx.request.path == "/" and not match.allowed and ctx.mock.settings.control:
+        return replies.redirect(f"{CONTROL_PREFIX}/")  # the first URL people open: the dashboard
+    return replies.method_not_allowed(match.allowed) if match.allowed else replies.not_found()
+
+
+def validate_request(ctx: Context) -> Response | None:
+    """openapi-core's verdict on the request (cached), phrased as the reference phrases its 422s."""
+    if ctx.operation is None:
+        return None
+    ctx.verdict = ctx.runtime.validator.check_request(ctx.request, ctx.operation)
+    if ctx.verdict.errors:
+        ctx.request_outcome, ctx.problems = "invalid", summarize_errors(ctx.verdict.errors)
+    else:
+        ctx.request_outcome = "valid"
+    return None
+
+
+def authenticate_request(ctx: Context) -> Response | None:
+    """401 for missing or refused credentials (the reason is journaled and logged, never the token)."""
+    operation, verdict = ctx.operation, ctx.verdict
+    if operation is None:
+        return None
+    if not (verdict.security_failed or operation.bearer_auth):
+        if ctx.mode == "mock":
+            ctx.org = ctx.credential.org_key  # anonymous: one org for everything without security
+        return None
+    tokens = ctx.mock.settings.tokens if ctx.mode == "mock" else frozenset()
+    credential = authenticate(ctx.request.environ.get("HTTP_AUTHORIZATION"), tokens)
+    ctx.org = credential.org_key or None
+    if not verdict.security_failed and credential.outcome is AuthOutcome.OK:
+        ctx.credential = credential
+        return None
+    ctx.request_outcome = "unauthenticated"
+    ctx.problems = [credential.reason or "credentials refused by the contract's security scheme"]
+    if ctx.mode == "proxy":
+        return None
+    if credential.outcome is AuthOutcome.INVALID_TOKEN:
+        return replies.invalid_credentials()
+    return replies.not_authenticated()
+
+
+def refuse_invalid(ctx: Context) -> Response | None:
+    """The one place a 422 is decided: parameters the contract refuses, or a usage window that ends
+    before it starts once its defaults apply. Contract errors come before any preference or fault."""
+    if ctx.mode == "proxy" or ctx.operation is None:
+        return None
+    if ctx.verdict.errors:
+        return replies.validation_error(ctx.verdict.errors)
+    if ctx.usage:
+        return inverted_window_refusal(ctx)
+    return None
+
+
+def read_preferences(ctx: Context) -> Response | None:
+    """``Prefer`` (and ``__`` query) choices, and the scenario: the request's, the token's, the server's."""
+    if ctx.mode == "proxy":
+        return None
+    try:
+        preferences = prefer.read(ctx.request.environ, lambda: ctx.request.args)
+    except PreferenceError as exc:
+        return preference_problem(ctx, exc)
+    ctx.preferences = preferences
+    if preferences is not None and preferences.delay is not None:
+        ctx.delay = preferences.delay
+    snapshot = ctx.snapshot
+    if preferences is not None and preferences.scenario is not None:
+        ctx.scenario = preferences.scenario
+    elif snapshot.token_scenarios and ctx.org is not None and ctx.org in snapshot.token_scenarios:
+        ctx.scenario = snapshot.token_scenarios[ctx.org]
+    else:
+        ctx.scenario = ctx.mock.server_scenario(snapshot)
+    return None
+
+
+def inject_faults(ctx: Context) -> Response | None:
+    """Production's errors on request (``Prefer: code=401|403|429|500|503``), the org's own rate
+    limit, and errors by chance; in proxy mode only the error rate (the mock's own, not the upstream's)."""
+    operation, preferences = ctx.operation, ctx.preferences
+    if operation is not None and preferences is not None and preferences.code in servable_errors(operation) \
+            and not operation.documents(preferences.code):
+        return requested_error(ctx, preferences.code)
+    settings = ctx.faults
+    if settings is None:
+        return None
+    if settings.rate_limit and ctx.mode == "mock" and ctx.scenario is not None and ctx.org is not None:
+        rpm = SCENARIOS[ctx.scenario].plan_for(ctx.mock.ledger, ctx.org).rate_limit_rpm
+        wait = ctx.mock.limiter.admit(ctx.org, rpm)
+        if wait is not None:
+            ctx.fault, ctx.response_outcome = "rate-limit", "fault"
+            return faults.rate_limited(rpm, wait)
+    if faults.roll_error(settings.error_rate):
+        ctx.fault, ctx.response_outcome = "error-rate", "fault"
+        return faults.error_response(settings.error_status)
+    return None
+
+
+STAGES: tuple[Stage, ...] = (latency, route, validate_request, authenticate_request, refuse_invalid, read_preferences,
+                             inject_faults, produce, check_output)
+
+
+def run(ctx: Context, stages: tuple[Stage, ...] = STAGES) -> Response:
+    """Run ``stages`` in order; the first reply ends the request (``check_output`` always replies)."""
+    for stage in stages:
+        reply = stage(ctx)
+        if reply is not None:
+            return reply
+    raise RuntimeError("the pipeline ended without a reply")  # check_output always replies

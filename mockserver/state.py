@@ -1,0 +1,126 @@
+"""What a running mock holds: the contract as served now, and the state its requests share.
+
+Built once per app, before workers fork (``app.extensions["crosmos_mock"]``); the pipeline's
+stages, the control API and the CLI all reach it through :func:`state`, never through the app
+factory, so none of them imports another.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+
+from crosmos_contract import LoadedContract, load_contract
+from mockserver import examples
+from mockserver.caches import BoundedCache
+from mockserver.cors import CorsPolicy
+from mockserver.faults import FaultSettings, RateLimiter
+from mockserver.journal import Journal
+from mockserver.ledger import UsageLedger
+from mockserver.liveusage import LiveUsage
+from mockserver.operations import OperationIndex
+from mockserver.proxy import Proxy
+from mockserver.reload import ContractWatcher
+from mockserver.scenarios import SCENARIOS
+from mockserver.settings import MockSettings
+from mockserver.shared import ControlSnapshot, SharedStore
+from mockserver.validation import ContractValidator
+
+EXTENSION = "crosmos_mock"
+UsageKey = tuple[Any, ...]
+"""scenario, org, start, end, today, live additions: everything a usage body depends on."""
+
+
+@dataclass
+class ContractRuntime:
+    """One loaded contract and everything derived from it; swapped whole on reload, caches with it."""
+
+    contract: LoadedContract
+    index: OperationIndex
+    validator: ContractValidator
+    broken_examples: dict[examples.ExampleKey, str] = field(default_factory=dict)
+    # Usage bodies built and self-checked: (status, bytes, media type) by UsageKey.
+    responses: BoundedCache[UsageKey, tuple[int, bytes, str]] = field(default_factory=lambda: BoundedCache(8192))
+    # The first valid body of every other operation, by (method, path, status, media type).
+    static_bodies: BoundedCache[tuple[str, str, str, str], Any] = field(default_factory=lambda: BoundedCache(1024))
+
+    @classmethod
+    def build(cls, contract: LoadedContract) -> ContractRuntime:
+        index, validator = OperationIndex(contract.resolved), ContractValidator(contract.resolved)
+        return cls(contract, index, validator, examples.find_broken(index, validator))
+
+    def report_broken_examples(self) -> None:
+        examples.report(self.broken_examples)
+
+
+@dataclass
+class MockState:
+    """Everything the pipeline needs, built once per app."""
+
+    settings: MockSettings
+    runtime: ContractRuntime
+    ledger: UsageLedger
+    store: SharedStore
+    journal: Journal
+    cors: CorsPolicy
+    limiter: RateLimiter
+    live: LiveUsage | None = None
+    proxy: Proxy | None = None
+    watcher: ContractWatcher | None = None
+
+    @classmethod
+    def build(cls, settings: MockSettings) -> MockState:
+        if settings.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {settings.scenario!r}")
+        contract = load_contract(settings.spec)
+        store = SharedStore(settings.state_dir)
+        mock = cls(settings, ContractRuntime.build(contract), UsageLedger(settings.seed), store,
+                   Journal(store.directory, settings.journal_size, lambda: store.snapshot().journal_cleared_at),
+                   CorsPolicy.from_options(settings.cors_origins),
+                   RateLimiter(store))
+        if settings.live_usage is not None:
+            mock.live = LiveUsage(store, *settings.live_usage)
+        if settings.upstream is not None:
+            mock.proxy = Proxy(settings.upstream, strict=settings.strict)
+        if settings.reload:
+            mock.watcher = ContractWatcher(contract, mock.swap_contract, settings.reload_interval,
+                                           store.claim_contract_event, store.contract_reloads)
+        mock.runtime.report_broken_examples()  # once, before the workers are forked
+        return mock
+
+    def swap_contract(self, contract: LoadedContract, report: bool) -> None:
+        """Serve ``contract`` from now on; ``report``: this worker is the one to log its problems."""
+        self.runtime = ContractRuntime.build(contract)
+        if report:
+            self.runtime.report_broken_examples()
+
+    @property
+    def index(self) -> OperationIndex:
+        return self.runtime.index
+
+    def server_scenario(self, snapshot: ControlSnapshot) -> str:
+        return snapshot.scenario or self.settings.scenario
+
+    def fault_settings(self, snapshot: ControlSnapshot) -> FaultSettings:
+        if snapshot.faults is None:
+            return self.settings.faults
+        return _faults_from_json(snapshot.faults)
+
+
+@functools.lru_cache(maxsize=64)  # thread-safe; a handful of distinct fault settings per run
+def _faults_cached(items: tuple[tuple[str, Any], ...]) -> FaultSettings:
+    return FaultSettings().updated(dict(items))
+
+
+def _faults_from_json(data: Mapping[str, Any]) -> FaultSettings:
+    return _faults_cached(tuple(sorted(data.items())))
+
+
+def state() -> MockState:
+    """The mock of the app serving the current request."""
+    mock_state: MockState = current_app.extensions[EXTENSION]
+    return mock_state
