@@ -1,12 +1,15 @@
-"""Benchmark the mock against Prism 5.16 and a bare WSGI app; time certification and cold start.
+"""Benchmark the mock against Prism 5.16, WireMock 3.13 and a bare WSGI app; time certification and cold start.
 
-    python -m bench.run                 # the full run (about 25 minutes on 2 cores)
+    python -m bench.run                 # the full run (about 30 minutes on 2 cores)
     python -m bench.run --smoke         # 2 s runs, one repeat: checks the script, not the numbers
     python -m bench.run --suite servers # our app under each candidate WSGI server (the server choice)
+    python -m bench.run --suite load --servers mock,wiremock,prism   # some servers only
 
 Each server is started fresh for every repeat (servers interleave, so a noisy minute hurts all of
-them alike), warmed up, then loaded with wrk (2 threads) at each connection count. Medians of the
-repeats are quoted; everything is written as JSON under bench/results/.
+them alike; each repeat starts one server later in the list, so none always follows the same
+one), warmed up (10 s of wrk by default: WireMock's JIT doubles its rate in that time), then
+loaded with wrk (2 threads) at each connection count. Medians of the repeats are quoted;
+everything is written as JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -28,8 +32,9 @@ from bench.load import LoadResult, ensure_wrk, run_wrk, tree_rss_mb
 from bench.variants import SERVERS as WSGI_SERVERS
 
 RESULTS = servers.ROOT / "bench" / "results"
-DEFAULT_SERVERS = ("mock", "mock-1x1", "prism", "prism-silent", "prism-dynamic", "hello", "flask-hello")
-BASELINES = ("prism", "prism-silent", "prism-dynamic", "hello")
+DEFAULT_SERVERS = ("mock", "mock-1x1", "prism", "prism-silent", "prism-dynamic", "wiremock", "hello", "flask-hello")
+BASELINES = ("prism", "prism-silent", "prism-dynamic", "wiremock", "hello")
+DEFAULT_WARMUP_S = 10.0
 
 
 def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], duration: float, repeats: int,
@@ -41,7 +46,7 @@ def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], dur
     ready: dict[str, list[float]] = {spec.name: [] for spec in specs}
     failures: dict[str, list[str]] = {}
     for repeat in range(repeats):
-        for spec in specs:
+        for spec in rotated(specs, repeat):
             try:
                 with servers.started(spec, log_dir) as running:
                     ready[spec.name].append(running.ready_after_s)
@@ -61,6 +66,37 @@ def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], dur
     return {"runs": raw, "medians": medians, "failures": failures,
             "idle_rss_mb": {name: _median(values) for name, values in idle.items() if values},
             "ready_s": {name: _median(values) for name, values in ready.items() if values}}
+
+
+def rotated(specs: Sequence[servers.ServerSpec], repeat: int) -> list[servers.ServerSpec]:
+    """The servers in the order of ``repeat``: each repeat starts one later, so no server always follows the same."""
+    if not specs:
+        return []
+    shift = repeat % len(specs)
+    return [*specs[shift:], *specs[:shift]]
+
+
+def load_specs(names: Sequence[str]) -> list[servers.ServerSpec]:
+    """The named load servers, installing what they need (Prism, WireMock and Java) first."""
+    unknown = [n for n in names if n not in servers.LOAD_SERVERS]
+    if unknown:
+        raise SystemExit(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(servers.LOAD_SERVERS)}")
+    if any(n.startswith("prism") for n in names):
+        servers.ensure_prism()
+    if any(n.startswith("wiremock") for n in names):
+        servers.ensure_java()
+        servers.ensure_wiremock()
+    return [servers.LOAD_SERVERS[n] for n in names]
+
+
+def java_version() -> str:
+    """``java -version``'s first line, or why there is none."""
+    java = shutil.which("java")
+    if java is None:
+        return "not installed"
+    done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
+    lines = (done.stderr or done.stdout).strip().splitlines()
+    return lines[0] if lines else f"java -version exited {done.returncode}"
 
 
 def _median(values: Sequence[float]) -> float:
@@ -110,7 +146,8 @@ def environment() -> dict[str, Any]:
                             check=False).stdout.strip() or "unknown (not a git checkout)"
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
             "loadavg": os.getloadavg(), "python": platform.python_version(), "platform": platform.platform(),
-            "commit": commit, "prism": servers.PRISM_VERSION}
+            "commit": commit, "prism": servers.PRISM_VERSION, "wiremock": servers.WIREMOCK_VERSION,
+            "java": java_version()}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -126,7 +163,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of wrk before measuring (JIT, caches)")
+    parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S,
+                        help="seconds of wrk (16 connections) before measuring each fresh server (JIT, caches)")
     parser.add_argument("--cold-starts", type=int, default=5)
     parser.add_argument("--profiles", default="quick,standard", help="certification profiles to time")
     parser.add_argument("--smoke", action="store_true", help="2 s runs, 1 repeat, 2 cold starts, quick profile")
@@ -150,9 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.suite in ("all", "load"):
         names = [n for n in args.servers.split(",") if n]
-        if any(n.startswith("prism") for n in names):
-            servers.ensure_prism()
-        specs = [servers.LOAD_SERVERS[n] for n in names]
+        specs = load_specs(names)
         print(f"load: {', '.join(names)} at {connections} connections, {args.duration:g} s × {args.repeats}",
               flush=True)
         report["load"] = measure(specs, connections, args.duration, args.repeats, args.warmup, log_dir)

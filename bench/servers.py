@@ -25,6 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PRISM_DIR = ROOT / "bench" / ".prism"
 PRISM_VERSION = "5.16.0"
+WIREMOCK_DIR = ROOT / "bench" / ".wiremock"  # npm's install folder (gitignored)
+WIREMOCK_VERSION = "3.13.2"
+WIREMOCK_ROOT = ROOT / "bench" / "wiremock"  # committed: mappings/usage.json (see bench/wiremock_mapping.py)
+JAVA_PACKAGES = ("openjdk-17-jre-headless", "default-jre-headless")  # Debian's, in order of preference
 CONTRACT = ROOT / "openapi.json"
 USAGE_PATH = "/api/v1/usage"
 TOKEN = "csk_bench_0123456789abcdef"  # an API key our mock accepts; Prism takes any non-empty token
@@ -86,6 +90,50 @@ def prism(*flags: str) -> Callable[[int], list[str]]:
     return lambda port: [str(prism_binary()), "mock", str(CONTRACT), "-h", "127.0.0.1", "-p", str(port), *flags]
 
 
+def wiremock_jar() -> Path:
+    return WIREMOCK_DIR / "node_modules" / "wiremock" / "build" / f"wiremock-standalone-{WIREMOCK_VERSION}.jar"
+
+
+def ensure_wiremock() -> Path:
+    """WireMock's standalone jar, from the npm package ``wiremock`` (which bundles it) into bench/.wiremock."""
+    jar = wiremock_jar()
+    if jar.exists():
+        return jar
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is needed to install WireMock (Debian: apt-get install npm)")
+    WIREMOCK_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(WIREMOCK_DIR),
+                    f"wiremock@{WIREMOCK_VERSION}"], check=True, timeout=600)
+    if not jar.exists():
+        raise RuntimeError(f"npm installed wiremock@{WIREMOCK_VERSION} but {jar} is missing")
+    return jar
+
+
+def ensure_java() -> str:
+    """``java``; a headless JRE from Debian packages when missing (17 if the mirror has it), as wrk is installed."""
+    found = shutil.which("java")
+    if found:
+        return found
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=300)
+    for package in JAVA_PACKAGES:
+        done = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+                              timeout=900, env=environment, check=False)
+        found = shutil.which("java")
+        if done.returncode == 0 and found:
+            return found
+    raise RuntimeError(f"java is not installed and apt-get could not install any of {', '.join(JAVA_PACKAGES)}")
+
+
+def wiremock_command(port: int) -> list[str]:
+    """WireMock standalone as the bench runs it: loopback only, the committed mappings, no journal, no logging."""
+    java = shutil.which("java") or "java"
+    return [java, "-jar", str(wiremock_jar()), "--port", str(port), "--bind-address", "127.0.0.1",
+            "--root-dir", str(WIREMOCK_ROOT), "--no-request-journal", "--disable-request-logging",
+            "--disable-banner"]
+
+
 LOAD_SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
@@ -105,6 +153,8 @@ LOAD_SERVERS: dict[str, ServerSpec] = {
         ServerSpec("prism", "Prism 5.16 static, default flags (info logging)", prism()),
         ServerSpec("prism-silent", "Prism 5.16 static, -v silent", prism("-v", "silent")),
         ServerSpec("prism-dynamic", "Prism 5.16 dynamic (-d), default logging", prism("-d")),
+        ServerSpec("wiremock", f"WireMock {WIREMOCK_VERSION} standalone (Java), one stub for the mock's default body, "
+                   "no request journal, no request logging", wiremock_command),
         ServerSpec("hello", "bare WSGI hello app under the mock's production server configuration",
                    python_module("bench.variants", "--app", "hello", "--server", "production"), path="/"),
         ServerSpec("flask-hello", "Flask hello app under the mock's production server configuration",
