@@ -1,8 +1,9 @@
 """The contract's meaning as small pure functions: one source of truth.
 
 JSON Schema fixes the shape of a usage response; these functions say what it must *mean*
-(DESIGN.md §1). The mock generates through them and checks its own output with them; the
-conformance suite judges real servers with the same functions. Stdlib only, no I/O.
+(docs/design.md, "What the contract means"). The mock generates through them and checks its
+own output with them; the conformance suite judges real servers with the same functions.
+Stdlib only, no I/O.
 
 Every ``check_*`` function returns a list of :class:`Violation` (empty means the rule holds).
 Rules judge only well-typed values: a string where an integer belongs is SCHEMA-001's finding,

@@ -221,9 +221,9 @@ def _announce_gunicorn(server: Any, welcome: Callable[[str], str] | None) -> Non
 def freeze_startup_objects() -> None:
     """Exempt everything built at start (contract, validators, libraries) from garbage collection.
 
-    Those ~70k long-lived objects are never garbage, yet every full collection walks them all:
-    20-40 ms with the GIL held on this machine, a stall for every request in flight on that
-    worker (the p99). Frozen before the fork, they also stay in pages the workers share.
+    Those long-lived objects are never garbage, yet every full collection walks them all with
+    the GIL held, a stall for every request in flight on that worker (the p99; figures in
+    docs/performance.md). Frozen before the fork, they also stay in pages the workers share.
     """
     gc.collect()
     gc.freeze()
@@ -234,7 +234,7 @@ def lean_log_records() -> None:
 
     The access log writes a line per request, and the stdlib computes these for every record
     unless told not to (the logging HOWTO's "Optimization" section): a stack walk to find the
-    caller among them, about 5 of ~115 CPU µs per request here. The line itself is unchanged.
+    caller among them (its share of a request: docs/performance.md). The line itself is unchanged.
     """
     logging.logThreads = False
     logging.logProcesses = False

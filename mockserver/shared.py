@@ -9,7 +9,7 @@ directory the CLI creates before any worker starts.
 
 The hot path must stay cheap: control settings are read through :class:`ControlSnapshot`, cached
 in each process and re-read only when an 8-byte generation counter (a shared ``mmap`` of a file
-in the same directory) changes; reading it costs about 0.1 µs. Writers bump the counter under an
+in the same directory) changes: a read is a memory load, not a query. Writers bump the counter under an
 ``flock`` after committing, so a reader never caches a snapshot older than the counter it saw.
 """
 

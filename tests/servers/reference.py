@@ -1,6 +1,6 @@
 """A faithful FastAPI implementation of the usage contract: the yardstick the suite is proven on.
 
-The contract was generated from a FastAPI service, so a FastAPI server that obeys DESIGN.md §1 is
+The contract was generated from a FastAPI service, so a FastAPI server that obeys docs/design.md is
 by definition conformant; whatever FastAPI itself does (HTTPBearer's 401, pydantic's lax dates,
 last value wins for a repeated parameter) must pass certification. Its /openapi.json equals the
 repository's ``openapi.json``, and a test pins that.
@@ -82,7 +82,7 @@ ORGS: Mapping[str, OrgProfile] = MappingProxyType({REFERENCE_TOKEN: PRO_ORG, SEC
 
 
 def utc_today() -> date:
-    """The server's "today": the UTC date, as DESIGN.md §1 defines it."""
+    """The server's "today": the UTC date, as docs/design.md defines it."""
     return datetime.now(UTC).date()
 
 
