@@ -33,7 +33,7 @@ from bench.variants import SERVERS as WSGI_SERVERS
 
 RESULTS = servers.ROOT / "bench" / "results"
 DEFAULT_SERVERS = ("mock", "mock-1x1", "prism", "prism-silent", "prism-dynamic", "wiremock", "hello", "flask-hello")
-BASELINES = ("prism", "prism-silent", "prism-dynamic", "wiremock", "hello")
+BASELINES = ("mock-baseline", "prism", "prism-silent", "prism-dynamic", "wiremock", "hello")
 DEFAULT_WARMUP_S = 10.0
 
 
@@ -169,7 +169,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profiles", default="quick,standard", help="certification profiles to time")
     parser.add_argument("--smoke", action="store_true", help="2 s runs, 1 repeat, 2 cold starts, quick profile")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default: bench/results/<suite>-<time>.json)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a checkout of an earlier commit: adds server mock-baseline (its mock, started alike)")
     args = parser.parse_args(argv)
+    if args.baseline is not None:
+        spec = servers.baseline_mock(args.baseline)
+        servers.LOAD_SERVERS[spec.name] = spec
     if args.smoke:
         args.duration, args.repeats, args.warmup, args.cold_starts, args.profiles = 2.0, 1, 1.0, 2, "quick"
     return args

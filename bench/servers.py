@@ -44,6 +44,7 @@ class ServerSpec:
     path: str = USAGE_PATH
     env: dict[str, str] = field(default_factory=dict)
     token: str = TOKEN
+    cwd: Path = ROOT  # ``python -m`` imports from here first
 
     def url(self, port: int) -> str:
         return f"http://127.0.0.1:{port}{self.path}"
@@ -163,6 +164,17 @@ LOAD_SERVERS: dict[str, ServerSpec] = {
 }
 
 
+def baseline_mock(checkout: Path) -> ServerSpec:
+    """The mock as another checkout has it (an earlier commit: ``git worktree add DIR COMMIT``), started
+    exactly as ``mock`` is, to compare a change side by side in one run (``--baseline DIR``)."""
+    checkout = checkout.resolve()
+    if not (checkout / "mockserver" / "__main__.py").exists():
+        raise SystemExit(f"--baseline {checkout}: not a checkout of this project (no mockserver/__main__.py)")
+    return ServerSpec("mock-baseline", f"crosmos-mock from {checkout}, as `mock` is started",
+                      lambda port: [*python_module("mockserver")(port), "--token", TOKEN],
+                      env={"PYTHONPATH": str(checkout)}, cwd=checkout)
+
+
 REFERENCE = ServerSpec(
     "reference", "the FastAPI reference server of tests/servers/reference.py under uvicorn",
     lambda port: [sys.executable, "-m", "uvicorn", "--factory", "tests.servers.reference:create_app",
@@ -227,7 +239,7 @@ def started(spec: ServerSpec, log_dir: Path, timeout: float = 60.0, poll: float 
     log_path = log_dir / f"{re.sub(r'[^A-Za-z0-9.-]+', '_', spec.name)}-{port}.log"
     with log_path.open("wb") as log_file:
         began = time.perf_counter()
-        process = subprocess.Popen(spec.command(port), stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
+        process = subprocess.Popen(spec.command(port), stdout=log_file, stderr=subprocess.STDOUT, cwd=spec.cwd,
                                    env={**os.environ, **spec.env}, start_new_session=True)
         running = Running(spec, port, process, began)
         try:

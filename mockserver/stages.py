@@ -3,8 +3,8 @@
 Each stage is a small function of the request's :class:`~mockserver.context.Context` that
 returns a reply (the request ends there) or None (on to the next). The list *is* the order:
 
-    latency → route → validate_request → authenticate → refuse_invalid → read_preferences →
-    inject_faults → produce → check_output
+    latency → route → validate_request → authenticate_request → choose_scenario → refuse_invalid →
+    read_preferences → inject_faults → produce → check_output (→ conclude)
 
 and :mod:`mockserver.finish` runs after every reply (the delay, the journal, CORS, the access
 log). Proxy mode runs the same list: the stages that refuse a request only record in proxy mode
@@ -79,9 +79,10 @@ def authenticate_request(ctx: Context) -> Response | None:
         return None
     tokens = ctx.mock.settings.tokens if ctx.mode == "mock" else frozenset()
     credential = authenticate(ctx.request.environ.get("HTTP_AUTHORIZATION"), tokens)
-    ctx.org = credential.org_key or None
+    if ctx.mode == "proxy":
+        ctx.org = credential.org_key or None  # whose request it was, whatever the upstream decides
     if not verdict.security_failed and credential.outcome is AuthOutcome.OK:
-        ctx.credential = credential
+        ctx.credential, ctx.org = credential, credential.org_key
         return None
     ctx.request_outcome = "unauthenticated"
     ctx.problems = [credential.reason or "credentials refused by the contract's security scheme"]
@@ -90,6 +91,19 @@ def authenticate_request(ctx: Context) -> Response | None:
     if credential.outcome is AuthOutcome.INVALID_TOKEN:
         return replies.invalid_credentials()
     return replies.not_authenticated()
+
+
+def choose_scenario(ctx: Context) -> Response | None:
+    """The token's scenario, else the server's (a request's own ``Prefer`` overrides it later);
+    known before any refusal, so the journal says which state a refused request met."""
+    if ctx.mode == "proxy" or ctx.operation is None:
+        return None
+    snapshot = ctx.snapshot
+    if snapshot.token_scenarios and ctx.org is not None and ctx.org in snapshot.token_scenarios:
+        ctx.scenario = snapshot.token_scenarios[ctx.org]
+    else:
+        ctx.scenario = ctx.mock.server_scenario(snapshot)
+    return None
 
 
 def refuse_invalid(ctx: Context) -> Response | None:
@@ -105,7 +119,7 @@ def refuse_invalid(ctx: Context) -> Response | None:
 
 
 def read_preferences(ctx: Context) -> Response | None:
-    """``Prefer`` (and ``__`` query) choices, and the scenario: the request's, the token's, the server's."""
+    """``Prefer`` (and ``__`` query) choices: the request's scenario and delay over the others."""
     if ctx.mode == "proxy":
         return None
     try:
@@ -115,13 +129,8 @@ def read_preferences(ctx: Context) -> Response | None:
     ctx.preferences = preferences
     if preferences is not None and preferences.delay is not None:
         ctx.delay = preferences.delay
-    snapshot = ctx.snapshot
     if preferences is not None and preferences.scenario is not None:
         ctx.scenario = preferences.scenario
-    elif snapshot.token_scenarios and ctx.org is not None and ctx.org in snapshot.token_scenarios:
-        ctx.scenario = snapshot.token_scenarios[ctx.org]
-    else:
-        ctx.scenario = ctx.mock.server_scenario(snapshot)
     return None
 
 
@@ -147,8 +156,8 @@ def inject_faults(ctx: Context) -> Response | None:
     return None
 
 
-STAGES: tuple[Stage, ...] = (latency, route, validate_request, authenticate_request, refuse_invalid, read_preferences,
-                             inject_faults, produce, check_output)
+STAGES: tuple[Stage, ...] = (latency, route, validate_request, authenticate_request, choose_scenario, refuse_invalid,
+                             read_preferences, inject_faults, produce, check_output)
 
 
 def run(ctx: Context, stages: tuple[Stage, ...] = STAGES) -> Response:

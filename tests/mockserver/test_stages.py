@@ -57,7 +57,8 @@ def _through(ctx: Context, *names: str) -> Any:
 
 def test_the_stage_list_is_the_documented_order() -> None:
     assert [s.__name__ for s in stages.STAGES] == [
-        "latency", "route", "validate_request", "authenticate_request", "refuse_invalid", "read_preferences",
+        "latency", "route", "validate_request", "authenticate_request", "choose_scenario", "refuse_invalid",
+        "read_preferences",
         "inject_faults", "produce", "check_output"]
 
 
@@ -92,10 +93,11 @@ def test_refuse_invalid_is_where_every_422_is_decided(context: Any) -> None:
 
 def test_read_preferences_chooses_the_requests_scenario_over_the_servers(context: Any) -> None:
     ctx = context(Prefer="scenario=exhausted, delay=5ms")
-    assert _through(ctx, "route", "validate_request", "authenticate_request", "read_preferences") is None
+    assert _through(ctx, "route", "validate_request", "authenticate_request", "choose_scenario",
+                    "read_preferences") is None
     assert ctx.scenario == "exhausted" and ctx.delay == (5, 5)
     plain = context()
-    _through(plain, "route", "validate_request", "authenticate_request", "read_preferences")
+    _through(plain, "route", "validate_request", "authenticate_request", "choose_scenario", "read_preferences")
     assert plain.scenario == "default" and plain.delay is None
     wrong = context(Prefer="scenario=nope")
     assert _through(wrong, "route", "validate_request", "authenticate_request", "read_preferences").status_code == 400
@@ -111,22 +113,28 @@ def test_latency_is_decided_once_for_every_reply(context: Any) -> None:
     assert slowed.delay == (7, 7) and slowed.faults is not None
 
 
+def test_choose_scenario_knows_the_servers_state_before_any_refusal(context: Any) -> None:
+    refused = context("/api/v1/usage?start_date=2026-13-01")
+    reply = _through(refused, "route", "validate_request", "authenticate_request", "choose_scenario", "refuse_invalid")
+    assert reply.status_code == 422 and refused.scenario == "default"
+
+
 def test_inject_faults_serves_a_requested_production_error(context: Any) -> None:
     ctx = context(Prefer="code=503")
-    reply = _through(ctx, "route", "validate_request", "authenticate_request", "refuse_invalid", "read_preferences",
-                     "inject_faults")
+    reply = _through(ctx, "route", "validate_request", "authenticate_request", "choose_scenario", "refuse_invalid",
+                     "read_preferences", "inject_faults")
     assert reply.status_code == 503 and ctx.fault == "requested" and ctx.response_outcome == "fault"
 
 
 def test_check_output_refuses_a_body_that_breaks_a_rule(context: Any) -> None:
     ctx = context()
-    assert _through(ctx, "route", "validate_request", "authenticate_request", "refuse_invalid", "read_preferences",
-                    "inject_faults", "produce") is None
+    assert _through(ctx, "route", "validate_request", "authenticate_request", "choose_scenario", "refuse_invalid",
+                    "read_preferences", "inject_faults", "produce") is None
     assert ctx.check == "full" and ctx.keep is not None
     assert check_output(ctx) is None and ctx.response_outcome == "valid"
     broken = context()
-    _through(broken, "route", "validate_request", "authenticate_request", "refuse_invalid", "read_preferences",
-             "inject_faults", "produce")
+    _through(broken, "route", "validate_request", "authenticate_request", "choose_scenario", "refuse_invalid",
+             "read_preferences", "inject_faults", "produce")
     assert broken.check is None  # kept after its first check: not judged again
     body = broken.reply.get_json()
     body["tokens"]["remaining"] = body["tokens"]["limit"] + 1
