@@ -9,6 +9,7 @@ records what the probe concludes across responses (CONSIST-001..005).
 from __future__ import annotations
 
 import base64
+import calendar
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,9 @@ from crosmos_contract.exchange import Exchange
 from crosmos_contract.rules import (
     Violation,
     check_explicit_default,
+    check_future_window_unused,
     check_stable_between,
+    check_window_additive,
     check_window_independent,
     check_window_monotonic,
     first_of_month,
@@ -75,6 +78,50 @@ class Calendar:
     @property
     def previous_start(self) -> date:
         return first_of_month(self.previous_end)
+
+    # Edge dates. The settled ones lie far enough back that every window built around them (at most
+    # 31 days past the edge) ends before today, whatever the server's time zone: usage there is final.
+
+    @property
+    def settled_year_end(self) -> date:
+        """The latest Dec 31 whose following January has ended (as has SETTLED after it)."""
+        return date((self.today - SETTLED).year - 1, 12, 31)
+
+    @property
+    def settled_leap_day(self) -> date:
+        """The latest Feb 29 at least SETTLED before today."""
+        return _leap_day_on_or_before(self.today - SETTLED)
+
+    @property
+    def next_leap_day(self) -> date:
+        """The first Feb 29 after tomorrow (a window starting then lies in the future)."""
+        year = self.future.year
+        while not (calendar.isleap(year) and date(year, 2, 29) >= self.future):
+            year += 1
+        return date(year, 2, 29)
+
+    @property
+    def future(self) -> date:
+        """The day after tomorrow: after today in every time zone the server may be in."""
+        return self.today + timedelta(days=2)
+
+    @property
+    def next_month(self) -> tuple[date, date]:
+        start = (self.month_start + timedelta(days=32)).replace(day=1)
+        return start, start.replace(day=calendar.monthrange(start.year, start.month)[1])
+
+
+SETTLED = timedelta(days=40)
+EPOCH = date(1970, 1, 1)
+FIRST_DAY, LAST_DAY = date(1, 1, 1), date(9999, 12, 31)
+_DAY = timedelta(days=1)
+
+
+def _leap_day_on_or_before(day: date) -> date:
+    year = day.year if day.month > 2 or (day.month == 2 and day.day == 29) else day.year - 1
+    while not calendar.isleap(year):  # at most 7 steps back
+        year -= 1
+    return date(year, 2, 29)
 
 
 def asked_window(exchange: Exchange) -> str:
@@ -235,6 +282,110 @@ def long_query(session: ProbeSession) -> None:
                                ("crosmos_padding", "x" * LONG_QUERY_PADDING)])
 
 
+def edge_date_values(cal: Calendar) -> tuple[tuple[str, date], ...]:
+    """The edge dates sent alone as ``start_date`` and as ``end_date`` (0001-01-01 is ``extreme-dates``')."""
+    year_end, leap = cal.settled_year_end, cal.settled_leap_day
+    return (
+        ("far-past-year-end", date(1, 12, 31)),
+        ("epoch-eve", EPOCH - _DAY),
+        ("epoch", EPOCH),
+        ("leap-day", leap),
+        ("year-end", year_end),
+        ("new-year", year_end + _DAY),
+        ("next-leap-day", cal.next_leap_day),
+        ("far-future-last", LAST_DAY),
+    )
+
+
+def edge_dates(session: ProbeSession) -> None:
+    """Each edge date as the only ``start_date`` (a window to today, or inverted for a future one) and
+    as the only ``end_date`` (a window from the 1st, or inverted for a past one). Every reply meets
+    the per-response checks: no 5xx, the extreme dates' 200 or 422, latency, schema, metric rules."""
+    for label, day in edge_date_values(Calendar(session.today)):
+        session.get(f"edge-date:{label}:start", [("start_date", _iso(day))])
+        session.get(f"edge-date:{label}:end", [("end_date", _iso(day))])
+
+
+Span = tuple[date, date]
+
+
+def edge_window_pairs(cal: Calendar) -> tuple[tuple[tuple[Span, Span], ...], tuple[tuple[Span, Span], ...]]:
+    """(nested, adjacent) window pairs around edge dates, every window settled (it ends before today).
+
+    Nested pairs (inner, outer) are 1/2, 8/16 and 30/31 days long, around the epoch, a leap day and
+    a year end; adjacent pairs (left, right) split single days, February of a leap year before its
+    29th, a December from its January, and all of time at the epoch.
+    """
+    year_end, leap = cal.settled_year_end, cal.settled_leap_day
+    new_year, feb_1 = year_end + _DAY, leap.replace(day=1)
+    nested = (
+        ((EPOCH, EPOCH), (EPOCH - _DAY, EPOCH)),
+        ((leap, leap), (leap - _DAY, leap)),
+        ((year_end, year_end), (year_end, new_year)),
+        ((leap - 3 * _DAY, leap + 4 * _DAY), (leap - 7 * _DAY, leap + 8 * _DAY)),
+        ((year_end - 3 * _DAY, year_end + 4 * _DAY), (year_end - 7 * _DAY, year_end + 8 * _DAY)),
+        ((feb_1, leap + _DAY), (feb_1 - _DAY, leap + _DAY)),
+        ((year_end - 29 * _DAY, year_end), (year_end - 29 * _DAY, new_year)),
+    )
+    adjacent = (
+        ((year_end, year_end), (new_year, new_year)),
+        ((feb_1, leap - _DAY), (leap, leap)),
+        ((year_end.replace(day=1), year_end), (new_year, new_year.replace(day=31))),
+        ((FIRST_DAY, EPOCH - _DAY), (EPOCH, year_end)),
+    )
+    return nested, adjacent
+
+
+def edge_windows(session: ProbeSession) -> None:
+    """CONSIST-003 on every pair of these windows where one holds the other (the listed nested pairs
+    and more), CONSIST-006 on the adjacent pairs; each window is fetched once, narrow ones first.
+
+    All of them end before today, so usage cannot grow between the requests and the order is free.
+    """
+    cal = Calendar(session.today)
+    nested, adjacent = edge_window_pairs(cal)
+    spans = {span for pair in nested for span in pair}
+    spans |= {span for left, right in adjacent for span in (left, right, (left[0], right[1]))}
+    answers: dict[Span, Exchange] = {}
+    for start, end in sorted(spans, key=lambda s: (s[1] - s[0], s[0])):
+        answers[(start, end)] = session.get(f"edge-window:{start}..{end}",
+                                            [("start_date", _iso(start)), ("end_date", _iso(end))])
+
+    ordered = list(answers.items())
+    for i, (inner_span, inner) in enumerate(ordered):
+        for outer_span, outer in ordered[i + 1:]:
+            if not (outer_span[0] <= inner_span[0] and inner_span[1] <= outer_span[1]):
+                continue
+            inner_body, outer_body = session.usage_body(inner), session.usage_body(outer)
+            if inner_body is not None and outer_body is not None:
+                session.conclude("CONSIST-003", check_window_monotonic(
+                    inner_body, outer_body, asked_window(inner), asked_window(outer)), inner, outer)
+    for left_span, right_span in adjacent:
+        exchanges = (answers[left_span], answers[right_span], answers[(left_span[0], right_span[1])])
+        if not all(right_span[1] < min(session.todays(exchange)) for exchange in exchanges):
+            continue  # a server whose today lags this far behind: these windows are not past for it
+        left, right, whole = (session.usage_body(exchange) for exchange in exchanges)
+        if left is not None and right is not None and whole is not None:
+            session.conclude("CONSIST-006", check_window_additive(
+                left, right, whole, *(asked_window(exchange) for exchange in exchanges)), *exchanges)
+
+
+def future_window_spans(cal: Calendar) -> tuple[Span, ...]:
+    """Windows that start after today: one day, next month, the next leap day, the rest of time."""
+    return ((cal.future, cal.future), cal.next_month, (cal.next_leap_day, cal.next_leap_day),
+            (cal.future, LAST_DAY))
+
+
+def future_windows(session: ProbeSession) -> None:
+    """CONSIST-007: nothing has been used yet in a window that starts after today."""
+    for start, end in future_window_spans(Calendar(session.today)):
+        exchange = session.get(f"future-window:{start}..{end}",
+                               [("start_date", _iso(start)), ("end_date", _iso(end))])
+        body = session.usage_body(exchange)
+        if body is not None and start > max(session.todays(exchange)):
+            session.conclude("CONSIST-007", check_future_window_unused(body, asked_window(exchange)), exchange)
+
+
 def limits_across_windows(session: ProbeSession) -> None:
     """CONSIST-004 over every usage body the probes collected, each against the first."""
     bodies = session.all_usage_bodies()
@@ -266,6 +417,14 @@ PROBES: tuple[Probe, ...] = (
     Probe("unknown-parameter", ("STATUS-007",), unknown_parameter, "a query parameter the contract lacks"),
     Probe("extreme-dates", ("PERIOD-006",), extreme_dates, "0001-01-01 and 9999-12-31"),
     Probe("long-query", ("STATUS-002", "STATUS-003"), long_query, "a query string of several kilobytes"),
+    Probe("edge-dates", ("STATUS-002", "STATUS-008", "PERIOD-005", "PERIOD-006"), edge_dates,
+          "0001-12-31, 1969-12-31, 1970-01-01, a leap day, a year end and the next day, the next leap day and "
+          "9999-12-31, each as the only start_date and as the only end_date"),
+    Probe("edge-windows", ("CONSIST-003", "CONSIST-006"), edge_windows,
+          "nested windows of 1/2, 8/16 and 30/31 days around the epoch, a leap day and a year end; adjacent "
+          "past windows split at Feb 29, a year end and the epoch, with the window spanning each pair"),
+    Probe("future-windows", ("CONSIST-007",), future_windows,
+          "windows starting after today: one day, next month, the next leap day, through 9999-12-31"),
     Probe("limits-across-windows", ("CONSIST-004",), limits_across_windows,
           "plan and limits compared over every window fetched"),
 )

@@ -101,6 +101,11 @@ CATALOGUE: tuple[CheckSpec, ...] = (
        "Limits and plan do not depend on the requested window."),
     _c("CONSIST-005", "SHOULD", "Explicit default window equals none",
        "Naming the default window explicitly gives the same body as omitting the parameters."),
+    _c("CONSIST-006", "SHOULD", "Adjacent windows add up",
+       "For tokens and queries, `used` over `a..b` plus `used` over `b+1..c` equals `used` over `a..c`, "
+       "for windows that end before today (spaces count what exists, not what happened)."),
+    _c("CONSIST-007", "SHOULD", "Future windows unused",
+       "A window that starts after today reports `used` 0 for tokens and queries."),
 )
 
 BY_ID: dict[str, CheckSpec] = {check.id: check for check in CATALOGUE}

@@ -331,3 +331,49 @@ def _used(body: Mapping[str, Any], name: str) -> int | None:
 
 def _window(body: Mapping[str, Any]) -> str:
     return f"{body.get('period_start')}..{body.get('period_end')}"
+
+
+# --- CONSIST: additivity and the future ----------------------------------------------------------
+
+# Metrics that count what happened on a day (consumption), so usage over a window is the sum of its
+# days. ``spaces`` counts what exists, which need not add up over adjacent windows.
+ADDITIVE_METRICS: tuple[str, ...] = ("tokens", "queries")
+
+
+def check_window_additive(left: Mapping[str, Any], right: Mapping[str, Any], whole: Mapping[str, Any],
+                          left_asked: str | None = None, right_asked: str | None = None,
+                          whole_asked: str | None = None) -> list[Violation]:
+    """CONSIST-006: for tokens and queries, used over ``a..b`` plus used over ``b+1..c`` equals used
+    over ``a..c``.
+
+    The caller asks for adjacent windows (``right`` starts the day after ``left`` ends, ``whole``
+    spans both) that all end before today, so no usage can arrive between the requests.
+    ``*_asked`` name the windows as requested (a server may not echo them); else the bodies' own.
+    """
+    found: list[Violation] = []
+    for name in ADDITIVE_METRICS:
+        parts, total = (_used(left, name), _used(right, name)), _used(whole, name)
+        if parts[0] is None or parts[1] is None or total is None or parts[0] + parts[1] == total:
+            continue
+        found.append(Violation("CONSIST-006", (
+            f"Received {name}.used {parts[0]} for the window asked as {left_asked or _window(left)} plus "
+            f"{parts[1]} for the adjacent {right_asked or _window(right)} = {parts[0] + parts[1]}, but "
+            f"{total} for {whole_asked or _window(whole)} / Expected usage over adjacent past windows to add "
+            "up to the usage over both")))
+    return found
+
+
+def check_future_window_unused(body: Mapping[str, Any], asked: str | None = None) -> list[Violation]:
+    """CONSIST-007: a window that starts after today reports ``used`` 0 for tokens and queries
+    (nothing has been consumed on a day that has not come; ``spaces`` counts what exists).
+
+    The caller asks only for windows starting after every day the server may take for today.
+    """
+    found: list[Violation] = []
+    for name in ADDITIVE_METRICS:
+        used = _used(body, name)
+        if used is not None and used != 0:
+            found.append(Violation("CONSIST-007", (
+                f"Received {name}.used {used} for the window asked as {asked or _window(body)}, which starts "
+                "after today / Expected used 0 for a window in the future")))
+    return found

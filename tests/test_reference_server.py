@@ -214,6 +214,10 @@ def _explicit_default_uses_less(base: str) -> bool:
     return bool(explicit["tokens"]["used"] < implicit["tokens"]["used"])
 
 
+def _tokens(base: str, start: str, end: str) -> int:
+    return int(_body(base, f"?start_date={start}&end_date={end}")["tokens"]["used"])
+
+
 Probe = Callable[[str], bool]
 
 # One direct observation of each defect: True when the defect shows.
@@ -267,6 +271,14 @@ DEFECT_VISIBLE: dict[str, Probe] = {
     "prorated_limits": lambda b: _body(b, "?start_date=2026-01-01&end_date=2026-01-10")["tokens"]["limit"]
     != _body(b, "?start_date=2026-01-01&end_date=2026-03-31")["tokens"]["limit"],
     "explicit_end_exclusive": _explicit_default_uses_less,
+    "leap_day_year_over_year_crash": lambda b: get(b, "?start_date=2024-02-01&end_date=2024-02-29").status_code
+    == 500 and get(b, "?start_date=2024-02-01&end_date=2024-02-28").status_code == 200,
+    "year_partition_of_end": lambda b: _tokens(b, "2025-12-02", "2026-01-01") < _tokens(b, "2025-12-02", "2025-12-31"),
+    "epoch_start_is_unset": lambda b: _tokens(b, "1970-01-01", "2025-12-31") < _tokens(b, "1970-01-02", "2025-12-31"),
+    "leap_february_rollup": lambda b: _tokens(b, "2024-02-01", "2024-02-28") + _tokens(b, "2024-02-29", "2024-02-29")
+    > _tokens(b, "2024-02-01", "2024-02-29"),
+    "future_window_forecast": lambda b: _tokens(b, (utc_today() + timedelta(days=2)).isoformat(),
+                                                (utc_today() + timedelta(days=9)).isoformat()) > 0,
 }
 
 # What makes each conformant variant tricky, observed once so the variant keeps its point.

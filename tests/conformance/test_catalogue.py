@@ -15,7 +15,7 @@ PINNED: tuple[tuple[str, str], ...] = (
     ("METRIC-001", "MUST"), ("METRIC-002", "MUST"), ("METRIC-003", "MUST"), ("METRIC-004", "MUST"),
     ("METRIC-005", "SHOULD"), ("METRIC-006", "MUST"), ("METRIC-007", "SHOULD"), ("METRIC-008", "MUST"),
     ("CONSIST-001", "MUST"), ("CONSIST-002", "SHOULD"), ("CONSIST-003", "SHOULD"), ("CONSIST-004", "SHOULD"),
-    ("CONSIST-005", "SHOULD"),
+    ("CONSIST-005", "SHOULD"), ("CONSIST-006", "SHOULD"), ("CONSIST-007", "SHOULD"),
 )
 
 

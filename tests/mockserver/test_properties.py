@@ -16,6 +16,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 
 from crosmos_contract import default_contract_path, rules
 from mockserver.app import create_app
+from mockserver.scenarios import SCENARIOS
 
 TODAY = date(2026, 11, 25)
 
@@ -108,3 +109,48 @@ def test_same_request_same_seed_same_body(token: str, start: date | None, end: d
     second = _get(_app(5), token, start, end)
     assert first.status_code == (200 if rules.window_is_valid(*rules.default_period(TODAY, start, end)) else 422)
     assert (first.status_code, first.get_data()) == (second.status_code, second.get_data())
+
+
+SCENARIO_NAMES = sorted(SCENARIOS)
+
+
+def _scenario_get(app: Flask, token: str, scenario: str, start: date, end: date) -> Any:
+    reply = app.test_client().get("/api/v1/usage", query_string=_query(start, end),
+                                  headers={"Authorization": f"Bearer {token}", "Prefer": f"scenario={scenario}"})
+    assert reply.status_code == 200
+    return reply.get_json()
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.sampled_from(sorted(APPS)), token=tokens, scenario=st.sampled_from(SCENARIO_NAMES), start=days,
+       lengths=st.tuples(st.integers(0, 4000), st.integers(0, 4000)))
+def test_adjacent_past_windows_add_up_in_every_scenario(seed: int, token: str, scenario: str, start: date,
+                                                        lengths: tuple[int, int]) -> None:
+    """CONSIST-006: usage is a sum of days, so a window split anywhere adds up (past windows)."""
+    try:
+        middle = start + timedelta(days=lengths[0])
+        end = middle + timedelta(days=1 + lengths[1])
+    except OverflowError:
+        return
+    if end >= TODAY:
+        end = TODAY - timedelta(days=1)
+        if not start <= middle < end:
+            return
+    app = APPS[seed]
+    left = _scenario_get(app, token, scenario, start, middle)
+    right = _scenario_get(app, token, scenario, middle + timedelta(days=1), end)
+    whole = _scenario_get(app, token, scenario, start, end)
+    assert rules.check_window_additive(left, right, whole) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.sampled_from(sorted(APPS)), token=tokens, scenario=st.sampled_from(SCENARIO_NAMES),
+       start=st.one_of(st.sampled_from([TODAY + timedelta(days=1), date(2028, 2, 29), date(9999, 12, 31)]),
+                       st.dates(TODAY + timedelta(days=1), date(9999, 12, 31))),
+       length=st.integers(0, 4000))
+def test_future_windows_use_nothing_in_every_scenario(seed: int, token: str, scenario: str, start: date,
+                                                      length: int) -> None:
+    """CONSIST-007: a window starting after today has no usage yet."""
+    end = min(start + timedelta(days=min(length, (date(9999, 12, 31) - start).days)), date(9999, 12, 31))
+    body = _scenario_get(APPS[seed], token, scenario, start, end)
+    assert rules.check_future_window_unused(body) == []

@@ -65,6 +65,7 @@ LONG_QUERY = 2_000
 SLOW_REPLY_S = 2.5
 RETENTION = timedelta(days=365)
 URI_LIMIT = 4_096  # well past the 2,048-character URLs that clients and proxies must handle
+EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -549,6 +550,78 @@ def explicit_end_exclusive() -> FastAPI:
     return _with(render=render)
 
 
+# --- edge dates ---------------------------------------------------------------------------------
+
+def leap_day_year_over_year_crash() -> FastAPI:
+    """A requested window is sent with last year's figures for a trend line, found with
+    ``day.replace(year=day.year - 1)``: for a ``start_date`` or ``end_date`` on Feb 29 (or an
+    ``end_date`` in year 1) that raises ValueError, and the request gets a 500. The default window
+    (the dashboard's) skips the comparison, so the server works every day of the year."""
+    def render(query: UsageQuery) -> dict[str, Any]:
+        if query.start_given or query.end_given:
+            last_year_start = query.start.replace(year=max(query.start.year - 1, 1))
+            measure_usage(query.org, last_year_start, query.end.replace(year=query.end.year - 1), query.today)
+        return usage_body(query)
+
+    async def crash(request: Request, exc: Exception) -> Response:
+        return _internal_error()
+
+    app = _with(render=render)
+    app.add_exception_handler(ValueError, crash)
+    return app
+
+
+def year_partition_of_end() -> FastAPI:
+    """Usage is stored in one partition per year and a window is read from its ``end_date``'s
+    partition only: a window crossing a year end loses every day before Jan 1."""
+    def render(query: UsageQuery) -> dict[str, Any]:
+        first = max(query.start, date(query.end.year, 1, 1))
+        return usage_body(query, used=measure_usage(query.org, first, query.end, query.today))
+    return _with(render=render)
+
+
+def epoch_start_is_unset() -> FastAPI:
+    """``start_date`` becomes a Unix timestamp for the events store, and ``if not start_ts:``
+    takes timestamp 0 for "not given": a window from 1970-01-01 is measured from the default start
+    (the 1st of this month), though its period is echoed correctly."""
+    def render(query: UsageQuery) -> dict[str, Any]:
+        start = billing_period(query.today)[0] if query.start == EPOCH else query.start
+        return usage_body(query, used=measure_usage(query.org, start, query.end, query.today))
+    return _with(render=render)
+
+
+MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # the table, February without its leap day
+
+
+def leap_february_rollup() -> FastAPI:
+    """Whole calendar months are answered from a monthly rollup; "whole month" is tested against a
+    table of month lengths with February at 28 days in every year, so Feb 1..28 of a leap year is
+    served all of February, Feb 29 included: it and Feb 29 alone add up to one day more than
+    Feb 1..29 (which is summed by day)."""
+    def render(query: UsageQuery) -> dict[str, Any]:
+        start, end = query.start, query.end
+        if (start.day == 1 and (start.year, start.month) == (end.year, end.month)
+                and end.day == MONTH_DAYS[end.month - 1]):
+            rollup_end = start.replace(day=calendar.monthrange(start.year, start.month)[1])
+            return usage_body(query, used=measure_usage(query.org, start, rollup_end, query.today))
+        return usage_body(query)
+    return _with(render=render)
+
+
+def future_window_forecast() -> FastAPI:
+    """A window that starts after today is answered with a forecast (this month's daily average so
+    far, times the window's days) instead of the usage so far, which is none."""
+    def render(query: UsageQuery) -> dict[str, Any]:
+        if query.start <= query.today:
+            return usage_body(query)
+        month_start = billing_period(query.today)[0]
+        so_far = measure_usage(query.org, month_start, query.today, query.today)
+        elapsed = (query.today - month_start).days + 1
+        days = min(query.days, 366)
+        return usage_body(query, used={name: value * days // elapsed for name, value in so_far.items()})
+    return _with(render=render)
+
+
 def _entry(create: AppFactory, expected: set[str], tolerated: set[str] | None = None) -> ZooEntry:
     name = create.__name__
     description = " ".join((create.__doc__ or name).split())
@@ -609,12 +682,25 @@ _ENTRIES: tuple[ZooEntry, ...] = (
     # Consecutive replies differ, whichever pair a check compares (windows, explicit default).
     _entry(plan_alternates, {"CONSIST-001"}, {"CONSIST-004", "CONSIST-005"}),
     # Usage drops between any two calls, so comparisons of different requests may see it too.
-    _entry(used_decreases, {"CONSIST-002"}, {"CONSIST-003", "CONSIST-005"}),
-    _entry(prorated_used, {"CONSIST-003"}),
-    _entry(archive_window_empty, {"CONSIST-003"}),
+    _entry(used_decreases, {"CONSIST-002"}, {"CONSIST-003", "CONSIST-005", "CONSIST-006"}),
+    # Usage scaled by 30 / days is not a sum of days, so adjacent windows do not add up either.
+    _entry(prorated_used, {"CONSIST-003"}, {"CONSIST-006"}),
+    # A window over an archived month and a recent one starts in the archive: zero, less than its
+    # recent half alone.
+    _entry(archive_window_empty, {"CONSIST-003"}, {"CONSIST-006"}),
     _entry(prorated_limits, {"CONSIST-004"}),
-    # An explicit window ending today counts one day less than any window compared with it.
-    _entry(explicit_end_exclusive, {"CONSIST-005"}, {"CONSIST-003"}),
+    # An explicit window ending today counts one day less than any window compared with it; two
+    # adjacent explicit windows lose a day each, the window over both only one.
+    _entry(explicit_end_exclusive, {"CONSIST-005"}, {"CONSIST-003", "CONSIST-006"}),
+    # An end_date in year 1 (an extreme date) crashes the same way, should a generated case send one.
+    _entry(leap_day_year_over_year_crash, {"STATUS-002"}, {"STATUS-003", "PERIOD-006"}),
+    # Dec 2..Jan 1 uses less than Dec 2..31, and Dec 31 plus Jan 1 more than Dec 31..Jan 1.
+    _entry(year_partition_of_end, {"CONSIST-003", "CONSIST-006"}),
+    # 1970-01-01..Dec 31 uses less than Dec 2..31, and 0001-01-01..1969-12-31 plus 1970-01-01..Dec 31
+    # less than 0001-01-01..Dec 31.
+    _entry(epoch_start_is_unset, {"CONSIST-003", "CONSIST-006"}),
+    _entry(leap_february_rollup, {"CONSIST-006"}),
+    _entry(future_window_forecast, {"CONSIST-007"}),
 )
 
 FAULTY: dict[str, ZooEntry] = {entry.name: entry for entry in _ENTRIES}
