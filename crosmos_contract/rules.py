@@ -355,11 +355,11 @@ def check_window_additive(left: Mapping[str, Any], right: Mapping[str, Any], who
         parts, total = (_used(left, name), _used(right, name)), _used(whole, name)
         if parts[0] is None or parts[1] is None or total is None or parts[0] + parts[1] == total:
             continue
-        found.append(Violation("CONSIST-006", (
-            f"Received {name}.used {parts[0]} for the window asked as {left_asked or _window(left)} plus "
+        found.append(Violation("CONSIST-006",
+            f"{name}.used {parts[0]} for the window asked as {left_asked or _window(left)} plus "
             f"{parts[1]} for the adjacent {right_asked or _window(right)} = {parts[0] + parts[1]}, but "
-            f"{total} for {whole_asked or _window(whole)} / Expected usage over adjacent past windows to add "
-            "up to the usage over both")))
+            f"{total} for {whole_asked or _window(whole)}", "usage over adjacent past windows to add "
+            "up to the usage over both"))
     return found
 
 
@@ -373,7 +373,7 @@ def check_future_window_unused(body: Mapping[str, Any], asked: str | None = None
     for name in ADDITIVE_METRICS:
         used = _used(body, name)
         if used is not None and used != 0:
-            found.append(Violation("CONSIST-007", (
-                f"Received {name}.used {used} for the window asked as {asked or _window(body)}, which starts "
-                "after today / Expected used 0 for a window in the future")))
+            found.append(Violation("CONSIST-007",
+                f"{name}.used {used} for the window asked as {asked or _window(body)}, which starts "
+                "after today", "used 0 for a window in the future"))
     return found
