@@ -368,6 +368,41 @@ def _commit() -> str:
     return "unknown"
 
 
+def _write(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> None:
+    """Apply the triage, write OUT/mutation.json and OUT/mutation.md, print the figures."""
+    triage, stale = load_triage([o.mutant for o in outcomes])
+    summary = summarise(outcomes, triage, {**meta, "stale_triage": stale})
+    (out / "mutation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / "mutation.md").write_text(render_markdown(summary), encoding="utf-8")
+    c = summary["counts"]
+    print(f"\nkilled {c[KILLED]}, survived {c[SURVIVED]}, timed out {c[TIMED_OUT]}, incompetent {c[INCOMPETENT]} "
+          f"(of {len(outcomes)})")
+    for key, label in (("score_raw", "untriaged"), ("score_equivalent_only", "equivalents excluded"),
+                       ("score_unforbidden_as_equivalent", "equivalents + unforbidden excluded")):
+        s = summary[key]
+        value = "n/a" if s["score"] is None else f"{s['score']:.1%}"
+        print(f"score ({label}): {c[KILLED]} / {s['denominator']} = {value}")
+    untriaged = [o.mutant.id for o in outcomes if o.status == SURVIVED and o.mutant.id not in triage]
+    if untriaged:
+        print(f"{len(untriaged)} survivors not triaged in {TRIAGE.relative_to(ROOT)}")
+    if stale:
+        print(f"{len(stale)} triage entries match no mutant of this run (reference.py changed, or a --sample run)")
+    print(f"wall time {meta['wall_seconds']:.0f} s; reports in {out}/mutation.md and mutation.json")
+
+
+def rescore(out: Path) -> int:
+    """Re-apply bench/mutation_triage.json to a finished run's OUT/mutation.json (no mutant is re-run)."""
+    data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
+    names = {f.name for f in Mutant.__dataclass_fields__.values()}
+    outcomes = [Outcome(Mutant(**{k: v for k, v in m.items() if k in names}), m["status"], m["exit_code"],
+                        m["seconds"], m["failed_checks"], m["detail"], m.get("stop_reason", ""))
+                for m in data["mutants"]]
+    meta = {k: v for k, v in data.items() if k not in ("counts", "total", "mutants", "stale_triage")
+            and not k.startswith("score_")}
+    _write(out, outcomes, meta)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=int, metavar="N", help="test N mutants drawn with --seed (default: all)")
@@ -375,11 +410,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="where reports go")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, choices=("smoke", "quick", "standard"))
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the suite's seed (and the sample's)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="re-apply the triage to the run in --out without testing anything")
     parser.add_argument("--run-mutant", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_mutant is not None:
         return run_mutant(args.run_mutant, args.profile, args.seed, args.report)
+    if args.rescore:
+        return rescore(args.out.resolve())
     if not 1 <= args.jobs <= 8:
         parser.error("--jobs must be between 1 and 8")
 
@@ -418,33 +457,15 @@ def main(argv: list[str] | None = None) -> int:
     outcomes.sort(key=lambda o: (o.mutant.line, o.mutant.operator, o.mutant.occurrence))
     _record(session, outcomes)
 
-    triage, stale = load_triage(mutants)
     wall = time.monotonic() - started
     command = "python -m bench.mutation " + " ".join(argv if argv is not None else sys.argv[1:])
-    finished = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    meta = {"command": command.strip(), "commit": _commit(), "finished": finished,
+    meta = {"command": command.strip(), "commit": _commit(),
+            "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "profile": args.profile, "seed": args.seed, "jobs": args.jobs, "sample": args.sample,
             "all_mutants": made, "domain_mutants": domain, "wall_seconds": round(wall, 1),
-            "baseline_seconds": baseline.seconds, "stale_triage": stale,
+            "baseline_seconds": baseline.seconds,
             "target_sha256": hashlib.sha256(source.encode()).hexdigest()}
-    summary = summarise(outcomes, triage, meta)
-    (out / "mutation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    (out / "mutation.md").write_text(render_markdown(summary), encoding="utf-8")
-
-    c = summary["counts"]
-    print(f"\nkilled {c[KILLED]}, survived {c[SURVIVED]}, timed out {c[TIMED_OUT]}, incompetent {c[INCOMPETENT]} "
-          f"(of {len(outcomes)})")
-    for key, label in (("score_raw", "untriaged"), ("score_equivalent_only", "equivalents excluded"),
-                       ("score_unforbidden_as_equivalent", "equivalents + unforbidden excluded")):
-        s = summary[key]
-        value = "n/a" if s["score"] is None else f"{s['score']:.1%}"
-        print(f"score ({label}): {c[KILLED]} / {s['denominator']} = {value}")
-    untriaged = [o.mutant.id for o in outcomes if o.status == SURVIVED and o.mutant.id not in triage]
-    if untriaged:
-        print(f"{len(untriaged)} survivors not triaged in {TRIAGE.relative_to(ROOT)}")
-    if stale:
-        print(f"{len(stale)} triage entries no longer match a mutant (reference.py changed?)")
-    print(f"wall time {wall:.0f} s; reports in {out}/mutation.md and mutation.json")
+    _write(out, outcomes, meta)
     return 0
 
 
