@@ -423,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--jobs must be between 1 and 8")
 
     started = time.monotonic()
+    commit = _commit()  # at the start: the code that ran, not what HEAD became meanwhile
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     source = TARGET.read_text(encoding="utf-8")
@@ -459,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
 
     wall = time.monotonic() - started
     command = "python -m bench.mutation " + " ".join(argv if argv is not None else sys.argv[1:])
-    meta = {"command": command.strip(), "commit": _commit(),
+    meta = {"command": command.strip(), "commit": commit,
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "profile": args.profile, "seed": args.seed, "jobs": args.jobs, "sample": args.sample,
             "all_mutants": made, "domain_mutants": domain, "wall_seconds": round(wall, 1),
