@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MUTATION_STAMP := $(VENV)/.installed-mutation
 
-.PHONY: mock certify test lint fuzz soak bench clean msw-deps
+.PHONY: mock certify test lint fuzz soak bench mutation clean msw-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,13 @@ soak: $(STAMP)            ## the 60 s wrk soak alone
 
 bench: $(STAMP)           ## mock vs Prism vs bare WSGI, certification timings (~25 min; installs wrk, Prism)
 	$(BIN)/python -m bench.run $(ARGS)
+
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,mutation]'
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)  ## mutants of the FastAPI reference vs the suite (~25 min on 2 cores; installs cosmic-ray)
+	$(BIN)/python -m bench.mutation $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info test-output reports
