@@ -22,6 +22,7 @@ from mockserver.control import blueprint
 from mockserver.finish import current_request, on_the_way_in, on_the_way_out
 from mockserver.output import conclude
 from mockserver.produce_documented import SelfCheckError
+from mockserver.replay import Replay
 from mockserver.settings import CONTROL_PREFIX, MockSettings
 from mockserver.stages import STAGES, run
 from mockserver.state import EXTENSION, MockState, state
@@ -59,7 +60,7 @@ def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
     for name, value in overrides.items():
         setattr(settings, name, value)
     app = MockFlask(__name__, static_folder=None)  # the dashboard's assets are the control blueprint's
-    app.extensions[EXTENSION] = MockState.build(settings)
+    mock = app.extensions[EXTENSION] = MockState.build(settings)
     if settings.control:
         app.register_blueprint(blueprint, url_prefix=CONTROL_PREFIX)
     app.add_url_rule("/", "dispatch", dispatch, defaults={"path": ""}, methods=ALL_METHODS,
@@ -69,6 +70,8 @@ def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
     app.register_error_handler(Exception, _internal_error)
     app.before_request(on_the_way_in)
     app.after_request(on_the_way_out)
+    if settings.replay:
+        app.wsgi_app = Replay(app.wsgi_app, mock)  # type: ignore[method-assign]
     return app
 
 

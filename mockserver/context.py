@@ -55,6 +55,16 @@ class Context:
         self.problems: list[str] = []
         self.fault: str | None = None
 
+    def replayable(self) -> bool:
+        """Whether this reply is the same for the same request while nothing else changes, so
+        :mod:`mockserver.replay` may answer its twin from memory: no fault, no delay, no
+        randomness (``dynamic``), no live usage, no upstream, and not a defect of the mock."""
+        preferences = self.preferences
+        return (self.mode == "mock" and self.faults is None and self.delay is None and self.mock.live is None
+                and self.fault is None and self.response_outcome != "mock-error"
+                and (preferences is None or not preferences.dynamic)
+                and self.request.method == "GET")
+
     @property
     def usage(self) -> bool:
         return self.operation is not None and self.operation.is_usage

@@ -5,20 +5,18 @@ journal row, CORS headers and the access line on the way out."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from flask import Request, Response, g, request
 
 from mockserver import faults
+from mockserver.access import access_line, log, worker_pid
 from mockserver.auth import bearer_token, redact
 from mockserver.context import Context, current_context
 from mockserver.journal import Entry
 from mockserver.producers import give_way
+from mockserver.replay import REPLAY_FACTS, ReplayFacts
 from mockserver.state import MockState, state
-
-log = logging.getLogger("mockserver.access")
-_PID = os.getpid
 
 
 def on_the_way_in() -> Response | None:
@@ -45,13 +43,17 @@ def on_the_way_out(response: Response) -> Response:
             _journal(mock, ctx, req, response, target)
     mock.cors.decorate(req, response)
     if mock.settings.access_log and log.isEnabledFor(logging.INFO):
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         why = ""
         if ctx is not None and ctx.request_outcome == "unauthenticated" and ctx.problems:
             why = f" ({ctx.problems[0]})"  # a refused credential says why; the reason never quotes it
-        log.info("%s %s %s %d %.1fms%s", req.remote_addr, req.method, target or redacted_target(req),
-                 response.status_code, elapsed, why)
+        access_line(req.remote_addr, req.method, target or redacted_target(req), response.status_code,
+                    g.get("started", time.perf_counter()), why)
+    if ctx is not None and ctx.replayable():
+        req.environ[REPLAY_FACTS] = ReplayFacts(target or redacted_target(req), ctx.org, ctx.scenario,
+                                                ctx.request_outcome, ctx.response_outcome or "valid",
+                                                tuple(_redacted_problems(ctx, req)))
     return response
+
 
 
 def current_request() -> Request:
@@ -70,17 +72,22 @@ def _delay(ctx: Context) -> None:
     time.sleep(faults.pick_delay(ctx.delay))
 
 
-def _journal(mock: MockState, ctx: Context, req: Request, response: Response, target: str) -> None:
-    elapsed = (time.perf_counter() - ctx.started) * 1000
+def _redacted_problems(ctx: Context, req: Request) -> list[str]:
     problems = ctx.problems
     if problems:
         token = (req.headers.get("Authorization") or "").partition(" ")[2].strip()
         problems = [redact(problem, token) for problem in problems]
+    return problems
+
+
+def _journal(mock: MockState, ctx: Context, req: Request, response: Response, target: str) -> None:
+    elapsed = (time.perf_counter() - ctx.started) * 1000
+    problems = _redacted_problems(ctx, req)
     outcome = ctx.response_outcome
     if outcome is None:  # the contract's own refusals (401, 404, 405, 422) are the reference's replies
         outcome = "valid" if ctx.mode == "mock" and ctx.request_outcome != "unchecked" else "unchecked"
     mock.journal.record(Entry(
-        time.time(), req.method, target, response.status_code, round(elapsed, 1), ctx.mode, _PID(),
+        time.time(), req.method, target, response.status_code, round(elapsed, 1), ctx.mode, worker_pid(),
         ctx.org, ctx.scenario, ctx.request_outcome, outcome, tuple(problems), ctx.fault))
 
 

@@ -35,3 +35,4 @@ class MockSettings:
     control: bool = True  # serve the control API and dashboard under /__mock/
     tokens: frozenset[str] = frozenset()  # when set, only these credentials are valid (as on a real server)
     state_dir: Path | None = None  # shared state; None: a private temporary directory
+    replay: bool = True  # answer a request identical to an earlier one from memory (mockserver.replay)

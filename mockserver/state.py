@@ -71,6 +71,7 @@ class MockState:
     live: LiveUsage | None = None
     proxy: Proxy | None = None
     watcher: ContractWatcher | None = None
+    contract_generation: int = 0  # one more on every reload: a key part for replayed replies
 
     @classmethod
     def build(cls, settings: MockSettings) -> MockState:
@@ -95,6 +96,7 @@ class MockState:
     def swap_contract(self, contract: LoadedContract, report: bool) -> None:
         """Serve ``contract`` from now on; ``report``: this worker is the one to log its problems."""
         self.runtime = ContractRuntime.build(contract)
+        self.contract_generation += 1
         if report:
             self.runtime.report_broken_examples()
 

@@ -1,0 +1,106 @@
+"""Replayed replies: a request identical to an earlier one, in every way that can change the
+answer, gets that answer's bytes without running the pipeline again, still authenticated by its
+key, journaled and access-logged.
+
+The key holds everything a reply depends on: the method, path and query, every request header
+(the credential decides the org; ``Prefer`` and ``X-Mock-Scenario`` the reply; ``Origin`` CORS;
+a user's contract may read any header, an API key in ``X-API-Key`` say), the control settings'
+generation (scenarios, per-token scenarios, faults, a journal clear), the contract's generation
+(a reload) and the mock's today. A reply is only kept when the pipeline
+says it is replayable (:meth:`mockserver.context.Context.replayable`: no fault, delay, live usage,
+randomness or upstream), after it passed every stage, its output check included, so a replayed
+reply is one the full pipeline already validated, judged and served. The control API and every
+method but GET always take the full path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from mockserver.access import access_line, worker_pid
+from mockserver.caches import BoundedCache
+from mockserver.journal import Entry
+from mockserver.settings import CONTROL_PREFIX
+from mockserver.state import MockState
+
+REPLAY_FACTS = "crosmos.replay_facts"  # environ key: set by mockserver.finish when a reply may be replayed
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class ReplayFacts(NamedTuple):
+    """What the journal and the access log say of the request, the same for every twin."""
+
+    target: str  # path and query, credentials redacted
+    org: str | None
+    scenario: str | None
+    request: str
+    response: str
+    problems: tuple[str, ...]
+
+
+class Kept(NamedTuple):
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    facts: ReplayFacts
+
+
+class Replay:
+    """WSGI middleware in front of the Flask app (``app.wsgi_app``)."""
+
+    def __init__(self, app: WSGIApp, mock: MockState, size: int = 4096) -> None:
+        self.app, self.mock = app, mock
+        self.kept: BoundedCache[tuple[Any, ...], Kept] = BoundedCache(size)
+
+    def key(self, environ: dict[str, Any]) -> tuple[Any, ...] | None:
+        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            return None
+        mock = self.mock
+        if mock.watcher is not None:
+            mock.watcher.poll()  # a reload bumps the contract's generation before the key is read
+        headers = tuple(sorted((k, v) for k, v in environ.items() if k.startswith("HTTP_")))
+        return (environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("CONTENT_TYPE"),
+                environ.get("CONTENT_LENGTH"), headers, mock.store.snapshot().generation, mock.contract_generation,
+                mock.settings.clock())
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        key = self.key(environ)
+        if key is None:
+            return self.app(environ, start_response)
+        kept = self.kept.get(key)
+        if kept is not None:
+            start_response(kept.status, list(kept.headers))
+            self._record(environ, kept, started)
+            return [kept.body]
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured[:] = [status, list(headers)]
+            return start_response(status, headers, exc_info)
+
+        chunks = self.app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        facts: ReplayFacts | None = environ.get(REPLAY_FACTS)
+        if facts is not None and captured:
+            self.kept.put(key, Kept(captured[0], captured[1], body, facts))
+        return [body]
+
+    def _record(self, environ: dict[str, Any], kept: Kept, started: float) -> None:
+        """The journal row and access line the full path would have written."""
+        facts, mock = kept.facts, self.mock
+        status = int(kept.status.split(" ", 1)[0])
+        if mock.journal.enabled:
+            mock.journal.record(Entry(time.time(), "GET", facts.target, status,
+                                      round((time.perf_counter() - started) * 1000, 1), "mock", worker_pid(),
+                                      facts.org, facts.scenario, facts.request, facts.response, facts.problems, None))
+        if mock.settings.access_log:
+            why = f" ({facts.problems[0]})" if facts.request == "unauthenticated" and facts.problems else ""
+            access_line(environ.get("REMOTE_ADDR"), "GET", facts.target, status, started, why)
