@@ -258,7 +258,7 @@ class LineWriteHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         stream.flush()  # whatever the text layer holds goes out before our raw writes
-        self._fd: int = stream.fileno()
+        self.fd: int = stream.fileno()
 
     def handle(self, record: logging.LogRecord) -> bool:
         if not self.filter(record):
@@ -270,7 +270,7 @@ class LineWriteHandler(logging.StreamHandler):  # type: ignore[type-arg]
         try:
             data = memoryview((self.format(record) + self.terminator).encode("utf-8", "backslashreplace"))
             while data:
-                data = data[os.write(self._fd, data):]
+                data = data[os.write(self.fd, data):]
         except Exception:
             self.handleError(record)
 

@@ -44,3 +44,33 @@ def test_text_the_encoding_cannot_carry_is_escaped_not_lost(tmp_path: Path) -> N
         handler = LineWriteHandler(stream)
         handler.emit(logging.LogRecord("x", logging.INFO, "", 0, "caf\u00e9 \udcff", None, None))
     assert path.read_bytes() == "café \\udcff\n".encode()
+
+
+def test_the_access_lines_direct_write_is_byte_for_byte_what_logging_writes(tmp_path: Path) -> None:
+    import time
+
+    from mockserver import access
+    from mockserver.server import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    path = tmp_path / "log.txt"
+    try:
+        with path.open("a", encoding="utf-8") as stream:
+            root.handlers = []
+            configure_logging("info", stream)
+            assert access._direct_fd() == stream.fileno()  # the mock's own setup: written directly
+            started = time.perf_counter()
+            access.access_line("127.0.0.1", "GET", "/api/v1/usage?x=caf\u00e9", 200, started, " (why)")
+            root.handlers[0].addFilter(lambda record: True)  # any other setup: through logging
+            assert access._direct_fd() is None
+            access.access_line("127.0.0.1", "GET", "/api/v1/usage?x=caf\u00e9", 200, started, " (why)")
+    finally:
+        root.handlers, root.level = saved
+    direct, logged = path.read_text(encoding="utf-8").splitlines()
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+    elapsed = re.compile(r" \d+\.\dms ")
+    assert stamp.match(direct) and stamp.match(logged)
+    assert elapsed.sub(" _ms ", stamp.sub("", direct)) == elapsed.sub(" _ms ", stamp.sub("", logged))
+    assert stamp.sub("", direct).startswith("INFO mockserver.access: 127.0.0.1 GET /api/v1/usage?x=café 200 ")
+    assert abs(time.mktime(time.strptime(direct[:19], "%Y-%m-%d %H:%M:%S")) - time.time()) < 3600
