@@ -72,7 +72,10 @@ def inprocess(requests: int) -> dict[str, float]:
         logging.basicConfig(level="INFO", stream=sink, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                             force=True)
         results = {
-            "mock": per_request_us(build_app("mock", access_log=True), servers.USAGE_PATH, requests),
+            "mock (a replayed reply)": per_request_us(build_app("mock", access_log=True), servers.USAGE_PATH,
+                                                      requests),
+            "mock, full pipeline (replay off)": per_request_us(build_app("mock", access_log=True, replay=False),
+                                                               servers.USAGE_PATH, requests),
             **_without_optional_stages(requests),
             "mock, other window (cached)": per_request_us(build_app("mock", access_log=True), servers.USAGE_PATH,
                                                           requests, "start_date=2026-01-01"),
@@ -93,7 +96,7 @@ OPTIONAL_STAGES = {"journal": {"journal_size": 0}, "contract reload check": {"re
 def _without_optional_stages(requests: int) -> dict[str, float]:
     from dataclasses import fields
 
-    from mockserver.app import MockSettings
+    from mockserver.settings import MockSettings
 
     known = {f.name for f in fields(MockSettings)}
     results = {}
@@ -105,6 +108,43 @@ def _without_optional_stages(requests: int) -> dict[str, float]:
         app = build_app("mock", access_log=access_log, **settings)
         results[f"mock without {label}"] = per_request_us(app, servers.USAGE_PATH, requests)
     return results
+
+
+def stage_split(requests: int) -> dict[str, float]:
+    """Wall µs per request in each pipeline stage (replay off, the bench's request), and the rest:
+    Flask's request context, the hooks, the journal and the access line."""
+    from mockserver import app as app_module
+
+    spent: collections.Counter[str] = collections.Counter()
+
+    def timed(stage: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def run(ctx: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return stage(ctx)
+            finally:
+                spent[stage.__name__] += time.perf_counter() - began
+        return run
+
+    pipeline = app_module.PIPELINE
+    app_module.PIPELINE = tuple(timed(stage) for stage in pipeline)
+    try:
+        with open(os.devnull, "w") as sink:
+            logging.basicConfig(level="INFO", stream=sink, force=True,
+                                format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            app = build_app("mock", access_log=True, replay=False)
+            per_request_us(app, servers.USAGE_PATH, min(500, requests))
+            spent.clear()
+            began = time.perf_counter()
+            for _ in range(requests):
+                b"".join(app(_environ(servers.USAGE_PATH), _start_response))
+            total = (time.perf_counter() - began) / requests * 1e6
+            logging.getLogger().handlers.clear()
+    finally:
+        app_module.PIPELINE = pipeline
+    split = {name: seconds / requests * 1e6 for name, seconds in spent.items()}
+    return {**split, "outside the stages (Flask, hooks, journal, access log)": total - sum(split.values()),
+            "total": total}
 
 
 def _frame_name(frame: str) -> str:
@@ -173,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"inprocess_us_per_request": inprocess(args.requests)}
     for name, value in report["inprocess_us_per_request"].items():
         print(f"{name:<52} {value:7.1f} CPU µs/request")
+    report["stages_us_per_request"] = stage_split(args.requests)
+    print("\nfull pipeline, stage by stage (wall µs/request):")
+    for name, value in report["stages_us_per_request"].items():
+        print(f"  {name:<52} {value:7.1f}")
     if not args.inprocess:
         report["under_load"] = under_load(args.seconds, args.connections, out_dir / "logs", out_dir)
         for kind in ("inclusive_pct", "self_pct"):
