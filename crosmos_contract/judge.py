@@ -76,6 +76,12 @@ class Judgement:
     def note(self, check_id: str, text: str) -> None:
         self.notes.append(Remark(check_id, text))
 
+    def extend(self, violations: Sequence[Violation]) -> None:
+        """Findings of the rules module, each rule exercised."""
+        for violation in violations:
+            self.evaluated.add(violation.rule_id)
+            self.violations.append(violation)
+
 
 
 def judge(exchange: Exchange, settings: JudgeSettings, *, schema: SchemaCheck | None = None,
@@ -335,9 +341,7 @@ def _usage_body(verdict: Judgement, expectation: Expectation, response: Received
         verdict.evaluated.add("PERIOD-002")
     if start is not None or end is not None:
         verdict.evaluated.add("PERIOD-003")
-    for violation in check_usage_body(body, today_candidates=todays, start_param=start, end_param=end):
-        verdict.evaluated.add(violation.rule_id)
-        verdict.violations.append(violation)
+    verdict.extend(check_usage_body(body, today_candidates=todays, start_param=start, end_param=end))
     for path, value in _integer_fields(body):
         if isinstance(value, float):
             verdict.fail("SCHEMA-001", f"{path} = {value!r}, a float", "an integer")
@@ -347,9 +351,7 @@ def _values_of(verdict: Judgement, response: ReceivedResponse) -> None:
     """What a usage body means by itself (no window was rightly asked for)."""
     body = response.json()
     if isinstance(body, dict) and not response.truncated:
-        for violation in check_usage_values(body):
-            verdict.evaluated.add(violation.rule_id)
-            verdict.violations.append(violation)
+        verdict.extend(check_usage_values(body))
 
 
 def _param_for_rules(param: Any, echoed: object) -> Any:

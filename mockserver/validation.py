@@ -50,8 +50,8 @@ class ContractValidator:
     def __init__(self, resolved: Mapping[str, Any], cache_size: int = 4096) -> None:
         self._openapi = OpenAPI.from_dict(dict(resolved))
         self._requests: BoundedCache[tuple[Any, ...], RequestVerdict] = BoundedCache(cache_size)
-        self._bodies: BoundedCache[tuple[str, str, int, bytes], tuple[str, ...]] = BoundedCache(cache_size)
-        self._violations: BoundedCache[tuple[str, str, int, bytes], tuple[Violation, ...]] = BoundedCache(cache_size)
+        self._bodies: BoundedCache[tuple[str, str, int, bytes], tuple[tuple[str, Violation], ...]] = \
+            BoundedCache(cache_size)
 
     def check_request(self, request: Request, operation: Operation) -> RequestVerdict:
         key: tuple[Any, ...] | None = None
@@ -112,31 +112,28 @@ class ContractValidator:
         return RequestVerdict(errors=tuple(details), values=values)
 
     def check_response(self, request: Request, response: Response, operation: Operation) -> tuple[str, ...]:
-        """Every way ``response`` breaks the contract (empty when it does not)."""
-        key = (operation.method, operation.path, response.status_code, response.get_data())
-        cached = self._bodies.get(key)
-        if cached is not None:
-            return cached
-        result = self._openapi.unmarshal_response(WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response))
-        problems = tuple(_one_line(error) for error in result.errors)
-        self._bodies.put(key, problems)
-        return problems
+        """Every way ``response`` breaks the contract (empty when it does not), in openapi-core's words."""
+        return tuple(text for text, _violation in self._response_errors(request, response, operation))
 
     def schema_violations(self, request: Request, response: Response, operation: Operation) -> list[Violation]:
         """:meth:`check_response` in the catalogue's ids, for the judge (``SchemaCheck``)."""
+        return [violation for _text, violation in self._response_errors(request, response, operation)]
+
+    def _response_errors(self, request: Request, response: Response,
+                         operation: Operation) -> tuple[tuple[str, Violation], ...]:
+        """openapi-core's findings on ``response``, each as text and as a violation: one call per body."""
         key = (operation.method, operation.path, response.status_code, response.get_data())
-        found = self._violations.get(key)
+        found = self._bodies.get(key)
         if found is None:
             result = self._openapi.unmarshal_response(WerkzeugOpenAPIRequest(request),
                                                       WerkzeugOpenAPIResponse(response))
-            found = tuple(_violation(error, response) for error in result.errors)
-            self._violations.put(key, found)
-        return list(found)
+            found = tuple((_one_line(error), _violation(error, response)) for error in result.errors)
+            self._bodies.put(key, found)
+        return found
 
     def clear(self) -> None:
         self._requests.clear()
         self._bodies.clear()
-        self._violations.clear()
 
 
 def _schema_of(operation: Operation, name: str) -> Mapping[str, Any]:
