@@ -15,7 +15,13 @@ import os
 import time
 
 log = logging.getLogger("mockserver.access")
-worker_pid = os.getpid
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
+def worker_pid() -> int:
+    """This process's id, read once per process (``os.getpid`` is a system call, made per journal row)."""
+    return _pid[0]
 
 
 def access_line(remote_addr: str | None, method: str, target: str, status: int, started: float, why: str = "") -> None:

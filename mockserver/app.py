@@ -20,12 +20,14 @@ from mockserver import replies
 from mockserver.context import Context, current_context
 from mockserver.control import blueprint
 from mockserver.finish import current_request, on_the_way_in, on_the_way_out
+from mockserver.limits import limit_request_size, read_body_first
 from mockserver.output import conclude
 from mockserver.produce_documented import SelfCheckError
 from mockserver.replay import Replay
 from mockserver.settings import CONTROL_PREFIX, MockSettings
 from mockserver.stages import STAGES, run
 from mockserver.state import EXTENSION, MockState, state
+from mockserver.turns import WSGIApp, in_turn
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 PIPELINE = (*STAGES, conclude)
@@ -70,9 +72,21 @@ def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
     app.register_error_handler(Exception, _internal_error)
     app.before_request(on_the_way_in)
     app.after_request(on_the_way_out)
-    if settings.replay:
-        app.wsgi_app = Replay(app.wsgi_app, mock)  # type: ignore[method-assign]
+    app.wsgi_app = guarded(app.wsgi_app, mock)  # type: ignore[method-assign,assignment]
     return app
+
+
+def guarded(flask_wsgi: WSGIApp, mock: MockState) -> WSGIApp:
+    """The layers every request passes before Flask, outermost first.
+
+    Replayed replies first: a twin of a reply already served needs none of the rest (its key holds
+    all that the size limits read, and a request with a body is never replayed). Then the size
+    limits (a readable 414/431/413 before Flask parses anything), the body read in full, and the
+    worker's turns (:func:`mockserver.turns.in_turn`). They sit in the app, not the server, so
+    every server and the test client run the same layers.
+    """
+    inner = limit_request_size(read_body_first(in_turn(flask_wsgi)))
+    return Replay(inner, mock) if mock.settings.replay else inner
 
 
 def dispatch(path: str = "") -> Response:

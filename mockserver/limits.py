@@ -45,7 +45,7 @@ def limit_request_size(app: WSGIApp) -> WSGIApp:
 def read_body_first(app: WSGIApp) -> WSGIApp:
     """Read the whole request body before the app runs; 413 JSON past ``MAX_BODY_BYTES``.
 
-    A worker's requests take turns (``mockserver.server.in_turn``): a client that sends its body
+    A worker's requests take turns (``mockserver.turns.in_turn``, the next layer in): a client that sends its body
     a byte at a time must wait for its own bytes before its turn, not during it, or it would hold
     up every other request of the worker.
     """

@@ -10,7 +10,9 @@ generation (scenarios, per-token scenarios, faults, a journal clear), the contra
 says it is replayable (:meth:`mockserver.context.Context.replayable`: no fault, delay, live usage,
 randomness or upstream), after it passed every stage, its output check included, so a replayed
 reply is one the full pipeline already validated, judged and served. The control API and every
-method but GET always take the full path.
+method but GET, and any request with a body, always take the full path. This middleware is the
+outermost layer of the app (:func:`mockserver.app.guarded`): the size limits, the body read and
+the worker's turns behind it decide nothing that the key does not already hold.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Replay:
     def key(self, environ: dict[str, Any]) -> tuple[Any, ...] | None:
         if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
             return None
+        if environ.get("CONTENT_LENGTH") not in (None, "", "0") or "HTTP_TRANSFER_ENCODING" in environ:
+            return None  # a body is not in the key, so a request with one always takes the full path
         mock = self.mock
         if mock.watcher is not None:
             mock.watcher.poll()  # a reload bumps the contract's generation before the key is read

@@ -24,8 +24,7 @@ from typing import Any
 
 from flask import Flask
 
-from mockserver.limits import limit_request_size, read_body_first
-from mockserver.turns import WSGIApp, in_turn
+from mockserver.turns import WSGIApp
 
 log = logging.getLogger(__name__)
 READY_LINE = "crosmos-mock listening on "
@@ -167,7 +166,7 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
         log_level=LogLevels.warning, log_dictconfig=_GRANIAN_LOGGING, workers_kill_timeout=STOP_GRACE_S,
         respawn_failed_workers=True,  # as gunicorn does: a worker that dies is replaced, the server stays up
     )
-    wsgi = buffered(limit_request_size(read_body_first(in_turn(app))))
+    wsgi = buffered(app.wsgi_app)  # Flask.__call__ only calls it; the layers are the app's (mockserver.app.guarded)
 
     def load_in_worker(*_args: Any) -> WSGIApp:  # granian calls it in each forked worker
         if options.on_worker_start is not None:
@@ -207,7 +206,7 @@ def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> WSGIApp:
-            return limit_request_size(self._app)
+            return self._app
 
     _Gunicorn(app, options).run()
 

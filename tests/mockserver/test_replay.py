@@ -110,3 +110,20 @@ def test_what_is_never_replayed() -> None:
     for _ in range(3):
         client.get("/api/v1/usage", headers=auth)
     assert len(_replay(app).kept) == 0  # with a fault on, every reply takes the full path
+
+
+def test_a_request_with_a_body_or_over_a_size_limit_takes_the_full_path_every_time() -> None:
+    """Replay is the outermost layer: the size limits behind it still refuse, and nothing they
+    refuse is kept; a body is not in the key, so a request with one is never answered from memory."""
+    app = create_app(seed=5, clock=lambda: TODAY, access_log=False)
+    client = app.test_client()
+    auth = {"Authorization": "Bearer csk_replay_layers"}
+    huge = {**auth, "X-Padding": "p" * (17 * 1024)}
+    assert [client.get("/api/v1/usage", headers=huge).status_code for _ in range(2)] == [431, 431]
+    long_url = "/api/v1/usage?start_date=" + "9" * (9 * 1024)
+    assert [client.get(long_url, headers=auth).status_code for _ in range(2)] == [414, 414]
+    for body in (b"one", b"two"):
+        assert client.get("/api/v1/usage", headers=auth, data=body).status_code == 200
+    assert len(_replay(app).kept) == 0
+    assert client.get("/api/v1/usage", headers=auth).status_code == 200
+    assert len(_replay(app).kept) == 1  # the same request without a body is kept
