@@ -100,6 +100,43 @@ def buffered(app: WSGIApp) -> WSGIApp:
     return wsgi
 
 
+def lean_wsgi_runner(callback: WSGIApp, scope_opts: dict[str, Any], access_log_fmt: str | None = None) -> Any:
+    """granian's per-request WSGI call (``granian.wsgi._callback_wrapper``), without the process environment.
+
+    granian starts every request's environ as a copy of ``os.environ`` (a CGI habit PEP 3333
+    allows, no WSGI app here reads): dozens of entries copied per request, then walked by every
+    layer that looks at the headers (the replay key, the size limits). This runner builds the
+    environ from the WSGI keys and the request's scope only, and hands granian the body as one
+    bytes object (what :func:`buffered` does for other callers). granian's own access log stays
+    off (``log_access`` is never set): the mock writes its own, redacted.
+    """
+    if access_log_fmt:
+        raise ValueError("the mock writes its own access log; granian's is not supported here")
+    basic_env: dict[str, Any] = {
+        "GATEWAY_INTERFACE": "CGI/1.1", "SCRIPT_NAME": scope_opts.get("url_path_prefix") or "",
+        "SERVER_SOFTWARE": "Granian", "wsgi.errors": sys.stderr, "wsgi.input_terminated": True,
+        "wsgi.multiprocess": False, "wsgi.multithread": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
+    }
+    if basic_env["SCRIPT_NAME"]:
+        raise ValueError("the mock is served at the root (no url_path_prefix)")
+    app = buffered(callback)
+
+    class Response:
+        __slots__ = ("headers", "status")
+
+        def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            self.status = int(status.split(" ", 1)[0])
+            self.headers = headers
+
+    def runner(proto: Any, scope: dict[str, Any]) -> int:
+        response = Response()
+        body = app(basic_env | scope, response)
+        proto.response_bytes(response.status, response.headers, body[0])  # type: ignore[index]
+        return response.status
+
+    return runner
+
+
 def _announce(host: str, port: int, welcome: Callable[[str], str] | None = None) -> None:
     """The ready line first (tools wait for it), then what a person needs to start."""
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
@@ -166,7 +203,15 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
         log_level=LogLevels.warning, log_dictconfig=_GRANIAN_LOGGING, workers_kill_timeout=STOP_GRACE_S,
         respawn_failed_workers=True,  # as gunicorn does: a worker that dies is replaced, the server stays up
     )
-    wsgi = buffered(app.wsgi_app)  # Flask.__call__ only calls it; the layers are the app's (mockserver.app.guarded)
+    # Flask.__call__ only calls wsgi_app, whose layers are the app's (mockserver.app.guarded);
+    # the bench serves bare WSGI apps too
+    wsgi: WSGIApp = app.wsgi_app if isinstance(app, Flask) else app
+    import granian.server.mp as granian_workers
+
+    if hasattr(granian_workers, "_wsgi_call_wrap"):  # granian 2.8: the forked workers inherit the swap
+        granian_workers._wsgi_call_wrap = lean_wsgi_runner  # it buffers the body itself
+    else:  # another granian layout: its own runner, our buffering
+        wsgi = buffered(wsgi)
 
     def load_in_worker(*_args: Any) -> WSGIApp:  # granian calls it in each forked worker
         if options.on_worker_start is not None:

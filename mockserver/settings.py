@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
 from mockserver.faults import FaultSettings
@@ -14,7 +15,17 @@ CONTROL_PREFIX = "/__mock"
 
 
 def utc_today() -> date:
-    return datetime.now(UTC).date()
+    """Today in UTC, computed once a day: POSIX time has 86,400 s a day, so the day number is exact.
+
+    The replay key reads the day on every request (a microsecond saved per request)."""
+    day = int(time.time()) // 86_400
+    if day != _today[0]:
+        _today[:] = [day, EPOCH + timedelta(days=day)]
+    return _today[1]  # type: ignore[return-value]
+
+
+EPOCH = date(1970, 1, 1)
+_today: list[object] = [-1, EPOCH]
 
 
 @dataclass

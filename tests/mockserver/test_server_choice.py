@@ -15,8 +15,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -275,3 +276,44 @@ def test_a_body_sent_a_byte_at_a_time_holds_up_no_other_request() -> None:
         assert replies and replies[0].startswith(b"HTTP/1.1 200")
         too_large = requests.put(f"{url}/__mock/scenario", data=b"x" * (MAX_BODY_BYTES + 1), timeout=20)
         assert too_large.status_code == 413 and "too large" in too_large.json()["detail"]
+
+
+def test_the_lean_runner_builds_the_environ_from_the_request_alone_and_hands_granian_one_body(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """granian's own runner copies os.environ into every environ; ours must not, and must answer
+    exactly as granian's would (status as a number, the headers, one bytes body)."""
+    from mockserver.server import lean_wsgi_runner
+
+    monkeypatch.setenv("CROSMOS_PROBE_SECRET", "from-the-process-environment")
+    seen: dict[str, Any] = {}
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        seen.update(environ)
+        start_response("201 Created", [("Content-Type", "text/plain")])
+        return iter([b"one ", b"body"])
+
+    class Proto:
+        def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+            seen["answer"] = (status, headers, body)
+
+    runner = lean_wsgi_runner(app, {})
+    scope = {"REQUEST_METHOD": "GET", "PATH_INFO": "/x", "QUERY_STRING": "", "HTTP_HOST": "h"}
+    assert runner(Proto(), scope) == 201
+    assert seen["answer"] == (201, [("Content-Type", "text/plain"), ("Connection", "keep-alive")], b"one body")
+    assert "CROSMOS_PROBE_SECRET" not in seen and "PATH" not in seen
+    assert seen["PATH_INFO"] == "/x" and seen["wsgi.version"] == (1, 0) and seen["SCRIPT_NAME"] == ""
+    with pytest.raises(ValueError, match="access log"):
+        lean_wsgi_runner(app, {}, "%(addr)s")
+
+
+def test_today_is_the_utc_date_and_follows_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, date, datetime
+
+    from mockserver import settings
+
+    assert settings.utc_today() == datetime.now(UTC).date()
+    instant = datetime(2031, 5, 17, 23, 59, 59, tzinfo=UTC).timestamp()
+    monkeypatch.setattr(settings, "time", SimpleNamespace(time=lambda: instant))
+    assert settings.utc_today() == date(2031, 5, 17)
+    monkeypatch.setattr(settings, "time", SimpleNamespace(time=lambda: instant + 1))
+    assert settings.utc_today() == date(2031, 5, 18)
