@@ -47,6 +47,14 @@ class Kept(NamedTuple):
     headers: list[tuple[str, str]]
     body: bytes
     facts: ReplayFacts
+    code: int  # the status's number, for the journal and the access line
+    why: str  # the access line's reason: a refusal's first problem
+
+
+def keep(status: str, headers: list[tuple[str, str]], body: bytes, facts: ReplayFacts) -> Kept:
+    """What a twin needs, worked out once when the reply is kept rather than at every replay."""
+    why = f" ({facts.problems[0]})" if facts.request == "unauthenticated" and facts.problems else ""
+    return Kept(status, headers, body, facts, int(status.split(" ", 1)[0]), why)
 
 
 class Replay:
@@ -57,17 +65,19 @@ class Replay:
         self.kept: BoundedCache[tuple[Any, ...], Kept] = BoundedCache(size)
 
     def key(self, environ: dict[str, Any]) -> tuple[Any, ...] | None:
-        if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+        get = environ.get
+        path = get("PATH_INFO", "")
+        if get("REQUEST_METHOD") != "GET" or path.startswith(CONTROL_PREFIX):
             return None
-        if environ.get("CONTENT_LENGTH") not in (None, "", "0") or "HTTP_TRANSFER_ENCODING" in environ:
+        length = get("CONTENT_LENGTH")
+        if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
             return None  # a body is not in the key, so a request with one always takes the full path
         mock = self.mock
         if mock.watcher is not None:
             mock.watcher.poll()  # a reload bumps the contract's generation before the key is read
-        headers = tuple([(k, v) for k, v in environ.items() if k[:5] == "HTTP_"])  # in arrival order
-        return (environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("CONTENT_TYPE"),
-                environ.get("CONTENT_LENGTH"), headers, mock.store.snapshot().generation, mock.contract_generation,
-                mock.settings.clock())
+        headers = tuple([item for item in environ.items() if item[0][:5] == "HTTP_"])  # in arrival order
+        return (path, get("QUERY_STRING"), get("CONTENT_TYPE"), length, headers, mock.store.snapshot().generation,
+                mock.contract_generation, mock.settings.clock())
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -94,17 +104,15 @@ class Replay:
                 close()
         facts: ReplayFacts | None = environ.get(REPLAY_FACTS)
         if facts is not None and captured:
-            self.kept.put(key, Kept(captured[0], captured[1], body, facts))
+            self.kept.put(key, keep(captured[0], captured[1], body, facts))
         return [body]
 
     def _record(self, environ: dict[str, Any], kept: Kept, started: float) -> None:
         """The journal row and access line the full path would have written."""
         facts, mock = kept.facts, self.mock
-        status = int(kept.status.split(" ", 1)[0])
         if mock.journal.enabled:
-            mock.journal.record(Entry(time.time(), "GET", facts.target, status,
+            mock.journal.record(Entry(time.time(), "GET", facts.target, kept.code,
                                       round((time.perf_counter() - started) * 1000, 1), "mock", worker_pid(),
                                       facts.org, facts.scenario, facts.request, facts.response, facts.problems, None))
         if mock.settings.access_log:
-            why = f" ({facts.problems[0]})" if facts.request == "unauthenticated" and facts.problems else ""
-            access_line(environ.get("REMOTE_ADDR"), "GET", facts.target, status, started, why)
+            access_line(environ.get("REMOTE_ADDR"), "GET", facts.target, kept.code, started, kept.why)
