@@ -7,9 +7,10 @@
 
 Each server is started fresh for every repeat (servers interleave, so a noisy minute hurts all of
 them alike; each repeat starts one server later in the list, so none always follows the same
-one), warmed up (10 s of wrk by default: WireMock's JIT doubles its rate in that time), then
-loaded with wrk (2 threads) at each connection count. Medians of the repeats are quoted;
-everything is written as JSON under bench/results/.
+one), warmed up until stable (rounds of 5 s of wrk at 16 connections until two in a row differ
+by less than 5 %, 10 s at least and 60 s at most: WireMock's JIT needs about 30 s to reach its
+rate), then loaded with wrk (2 threads) at each connection count. Medians of the repeats are
+quoted; everything, the warm-up rounds too, is written as JSON under bench/results/.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,16 +36,58 @@ from bench.variants import SERVERS as WSGI_SERVERS
 RESULTS = servers.ROOT / "bench" / "results"
 DEFAULT_SERVERS = ("mock", "mock-1x1", "prism", "prism-silent", "prism-dynamic", "wiremock", "hello", "flask-hello")
 BASELINES = ("mock-baseline", "prism", "prism-silent", "prism-dynamic", "wiremock", "hello")
-DEFAULT_WARMUP_S = 10.0
+DEFAULT_WARMUP_S = 10.0  # the least warm-up (the issue asks for 10 s at least)
+DEFAULT_WARMUP_MAX_S = 60.0  # the most, stable or not
+DEFAULT_WARMUP_ROUND_S = 5  # one warm-up round of wrk (whole seconds: wrk's -d)
+DEFAULT_WARMUP_TOLERANCE = 0.05  # two rounds in a row this close: warm
+WARMUP_CONNECTIONS = 16
+
+
+@dataclass(frozen=True)
+class WarmupPolicy:
+    """How each fresh server is warmed: rounds of ``round_s`` until stable, ``min_s`` at least, ``max_s`` at most."""
+
+    min_s: float = DEFAULT_WARMUP_S
+    max_s: float = DEFAULT_WARMUP_MAX_S
+    round_s: float = DEFAULT_WARMUP_ROUND_S
+    tolerance: float = DEFAULT_WARMUP_TOLERANCE
+
+    def as_dict(self) -> dict[str, float]:
+        return {"min_s": self.min_s, "max_s": self.max_s, "round_s": self.round_s, "tolerance": self.tolerance,
+                "connections": WARMUP_CONNECTIONS}
+
+
+def warm_up(wrk: str, spec: servers.ServerSpec, running: servers.Running, policy: WarmupPolicy,
+            repeat: int) -> dict[str, Any]:
+    """Rounds of wrk at 16 connections until :func:`stats.warmup_state` says done; what they gave."""
+    rates: list[float] = []
+    state = stats.warmup_state(rates, policy.round_s, policy.min_s, policy.max_s, policy.tolerance)
+    for _ in range(int(policy.max_s // policy.round_s) + 1):  # bounded even if the state never said done
+        if state.done:
+            break
+        result = run_wrk(wrk, running.url, spec.headers, WARMUP_CONNECTIONS, policy.round_s, running.process.pid)
+        rates.append(result.rps)
+        state = stats.warmup_state(rates, policy.round_s, policy.min_s, policy.max_s, policy.tolerance)
+        change = f"  ({(rates[-1] / rates[-2] - 1) * 100:+.1f} %)" if len(rates) > 1 and rates[-2] else ""
+        print(f"  [{repeat + 1}] {spec.name:<28} warm-up round {len(rates):<2} {result.rps:>9.0f} req/s{change}",
+              flush=True)
+    verdict = ("stable" if state.stable else "NOT stable") + f" after {state.seconds:g} s"
+    if not state.stable and rates:
+        verdict += f" (cap {policy.max_s:g} s)"
+    print(f"  [{repeat + 1}] {spec.name:<28} warm-up {verdict}: "
+          + (", ".join(f"{r:,.0f}" for r in rates) or "no rounds"), flush=True)
+    return {"repeat": repeat + 1, "rounds_rps": rates, "round_s": policy.round_s, "seconds": state.seconds,
+            "stable": state.stable}
 
 
 def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], duration: float, repeats: int,
-            warmup: float, log_dir: Path) -> dict[str, Any]:
-    """Every spec × connection count × repeat; returns raw runs, medians and idle RSS per server."""
+            warmup: WarmupPolicy, log_dir: Path) -> dict[str, Any]:
+    """Every spec × connection count × repeat; returns raw runs, warm-ups, medians and idle RSS per server."""
     wrk = ensure_wrk()
     raw: dict[str, dict[int, list[dict[str, Any]]]] = {spec.name: {c: [] for c in connections} for spec in specs}
     idle: dict[str, list[float]] = {spec.name: [] for spec in specs}
     ready: dict[str, list[float]] = {spec.name: [] for spec in specs}
+    warmups: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
     failures: dict[str, list[str]] = {}
     for repeat in range(repeats):
         for spec in rotated(specs, repeat):
@@ -52,8 +96,7 @@ def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], dur
                     ready[spec.name].append(running.ready_after_s)
                     time.sleep(0.5)
                     idle[spec.name].append(tree_rss_mb(running.process.pid))
-                    if warmup > 0:
-                        run_wrk(wrk, running.url, spec.headers, 16, warmup, running.process.pid)
+                    warmups[spec.name].append(warm_up(wrk, spec, running, warmup, repeat))
                     for conns in connections:
                         result = run_wrk(wrk, running.url, spec.headers, conns, duration, running.process.pid)
                         raw[spec.name][conns].append(result.as_dict())
@@ -63,7 +106,7 @@ def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], dur
                 failures.setdefault(spec.name, []).append(str(exc))
     medians = {name: {c: stats.summarise(runs) for c, runs in by_conns.items() if runs}
                for name, by_conns in raw.items() if any(by_conns.values())}
-    return {"runs": raw, "medians": medians, "failures": failures,
+    return {"runs": raw, "warmup": warmups, "medians": medians, "failures": failures,
             "idle_rss_mb": {name: _median(values) for name, values in idle.items() if values},
             "ready_s": {name: _median(values) for name, values in ready.items() if values}}
 
@@ -132,6 +175,20 @@ def table(medians: dict[str, dict[int, dict[str, float]]], baselines: Iterable[s
     return "\n".join(lines)
 
 
+def warmup_lines(warmups: dict[str, list[dict[str, Any]]]) -> str:
+    """Markdown list: per server, each repeat's warm-up rounds (req/s) and whether they stabilised."""
+    lines = []
+    for name, runs in warmups.items():
+        if not runs:
+            continue
+        stable = sum(1 for run in runs if run["stable"])
+        per_repeat = "; ".join(
+            f"[{run['repeat']}] " + (", ".join(f"{r:,.0f}" for r in run["rounds_rps"]) or "none")
+            + ("" if run["stable"] else " (not stable)") for run in runs)
+        lines.append(f"- {name}: stable in {stable}/{len(runs)} — {per_repeat}")
+    return "\n".join(lines)
+
+
 def targets_table(targets: Iterable[stats.Target]) -> str:
     lines = ["| target | wanted | measured | met |", "|---|---|---|---|"]
     for target in targets:
@@ -164,10 +221,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S,
-                        help="seconds of wrk (16 connections) before measuring each fresh server (JIT, caches)")
+                        help="least seconds of warm-up wrk (16 connections) before measuring each fresh server "
+                             "(JIT, caches); rounds go on until two in a row agree within --warmup-tolerance")
+    parser.add_argument("--warmup-max", type=float, default=DEFAULT_WARMUP_MAX_S,
+                        help="most seconds of warm-up per fresh server, stable or not (0 with --warmup 0: none)")
+    parser.add_argument("--warmup-round", type=int, default=DEFAULT_WARMUP_ROUND_S,
+                        help="seconds per warm-up round of wrk")
+    parser.add_argument("--warmup-tolerance", type=float, default=DEFAULT_WARMUP_TOLERANCE,
+                        help="two consecutive rounds whose req/s differ by less than this fraction: stable")
     parser.add_argument("--cold-starts", type=int, default=5)
     parser.add_argument("--profiles", default="quick,standard", help="certification profiles to time")
-    parser.add_argument("--smoke", action="store_true", help="2 s runs, 1 repeat, 2 cold starts, quick profile")
+    parser.add_argument("--smoke", action="store_true",
+                        help="2 s runs, 1 repeat, warm-up of 1 s rounds for 1 to 3 s, 2 cold starts, quick profile")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default: bench/results/<suite>-<time>.json)")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a checkout of an earlier commit: adds server mock-baseline (its mock, started alike)")
@@ -177,7 +242,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         servers.LOAD_SERVERS[spec.name] = spec
     if args.smoke:
         args.duration, args.repeats, args.warmup, args.cold_starts, args.profiles = 2.0, 1, 1.0, 2, "quick"
+        args.warmup_max, args.warmup_round = 3.0, 1
+    if args.warmup_round < 1:
+        parser.error("--warmup-round must be 1 s or more")
+    if not 0 <= args.warmup <= args.warmup_max:
+        parser.error("--warmup must be between 0 and --warmup-max")
+    if not 0 < args.warmup_tolerance < 1:
+        parser.error("--warmup-tolerance must be a fraction between 0 and 1")
     return args
+
+
+def warmup_policy(args: argparse.Namespace) -> WarmupPolicy:
+    return WarmupPolicy(args.warmup, args.warmup_max, args.warmup_round, args.warmup_tolerance)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_dir = RESULTS / "logs" / stamp
     report: dict[str, Any] = {"environment": environment(), "settings": {
         "suite": args.suite, "connections": connections, "duration_s": args.duration, "repeats": args.repeats,
-        "warmup_s": args.warmup, "wrk_threads": 2, "request": f"GET {servers.USAGE_PATH} with a Bearer token"}}
+        "warmup": warmup_policy(args).as_dict(), "wrk_threads": 2,
+        "request": f"GET {servers.USAGE_PATH} with a Bearer token"}}
     sections: list[str] = []
 
     if args.suite in ("all", "load"):
@@ -196,12 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         specs = load_specs(names)
         print(f"load: {', '.join(names)} at {connections} connections, {args.duration:g} s × {args.repeats}",
               flush=True)
-        report["load"] = measure(specs, connections, args.duration, args.repeats, args.warmup, log_dir)
+        report["load"] = measure(specs, connections, args.duration, args.repeats, warmup_policy(args), log_dir)
         medians = report["load"]["medians"]
         targets = stats.load_targets(medians)
         report["load"]["targets"] = [t.as_dict() for t in targets]
         sections += ["## Load (medians)", table(medians, BASELINES),
                      "Idle RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in report["load"]["idle_rss_mb"].items()),
+                     "## Warm-up (req/s of each round, per repeat)", warmup_lines(report["load"]["warmup"]),
                      "## Targets", targets_table(targets)]
 
     if args.suite == "servers":
@@ -209,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         specs = [servers.variant(app, name) for name in names for app in args.apps.split(",") if app]
         print(f"servers: {', '.join(names)} at {connections} connections, {args.duration:g} s × {args.repeats}",
               flush=True)
-        report["servers"] = measure(specs, connections, args.duration, args.repeats, args.warmup, log_dir)
+        report["servers"] = measure(specs, connections, args.duration, args.repeats, warmup_policy(args), log_dir)
         medians = report["servers"]["medians"]
         sections += ["## Candidate WSGI servers (medians)", table(medians, ())]
         for name in names:
@@ -217,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 share = stats.ratio(medians.get(f"mock@{name}", {}).get(conns, {}).get("rps"),
                                     medians.get(f"hello@{name}", {}).get(conns, {}).get("rps"))
                 sections.append(f"- {name} @{conns}: mock/hello = {share:.2f}" if share else f"- {name}: n/a")
+        sections += ["## Warm-up (req/s of each round, per repeat)", warmup_lines(report["servers"]["warmup"])]
 
     if args.suite in ("all", "certify"):
         profiles = [p for p in args.profiles.split(",") if p]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+NOT_MEASURED = "not measured"
 METRICS = ("rps", "p50_ms", "p99_ms", "peak_rss_mb", "peak_pss_mb")
 
 
@@ -39,29 +40,96 @@ class Target:
         return {"name": self.name, "wanted": self.wanted, "measured": self.measured, "met": self.met}
 
 
-def _fmt(value: float | None, pattern: str) -> str:
-    return "n/a" if value is None else pattern.format(value)
 
-
-def load_targets(medians: Mapping[str, Mapping[int, Mapping[str, float]]], connections: int = 16) -> list[Target]:
-    """The mock's targets at ``connections`` against Prism default, Prism silent and the bare app."""
-
+def _getter(medians: Mapping[str, Mapping[int, Mapping[str, float]]],
+            connections: int) -> Callable[[str, str], float | None]:
     def get(server: str, metric: str) -> float | None:
         row = medians.get(server, {}).get(connections)
-        return None if row is None else float(row[metric])
+        return None if row is None or metric not in row else float(row[metric])
+    return get
 
+
+def _at_most(name: str, wanted: str, mine: float | None, theirs: float | None, unit: str) -> Target:
+    """Target ``mine <= theirs``, both shown (``unit`` after each), not measured when either is missing."""
+    if mine is None or theirs is None:
+        return Target(name, wanted, NOT_MEASURED, None)
+    return Target(name, wanted, f"{mine:.1f} {unit} vs {theirs:.1f} {unit}", mine <= theirs)
+
+
+def _at_least_times(name: str, factor: float, mine: float | None, theirs: float | None) -> Target:
+    """Target ``mine >= factor × theirs``, shown as the ratio, not measured when either is missing."""
+    value = ratio(mine, theirs)
+    if value is None:
+        return Target(name, f">= {factor:.1f}x", NOT_MEASURED, None)
+    return Target(name, f">= {factor:.1f}x", f"{value:.2f}x", value >= factor)
+
+
+def wiremock_targets(medians: Mapping[str, Mapping[int, Mapping[str, float]]], connections: int) -> list[Target]:
+    """The current issue's targets at ``connections``: the mock against WireMock and 5x Prism static (default flags)."""
+    get = _getter(medians, connections)
+    mock_rps = get("mock", "rps")
+    return [
+        _at_least_times(f"req/s vs WireMock @{connections}", 1.0, mock_rps, get("wiremock", "rps")),
+        _at_most(f"p99 vs WireMock @{connections}", "<= WireMock's", get("mock", "p99_ms"),
+                 get("wiremock", "p99_ms"), "ms"),
+        _at_least_times(f"req/s vs Prism static @{connections}", 5.0, mock_rps, get("prism", "rps")),
+        _at_most(f"peak RSS vs WireMock @{connections}", "<= WireMock's", get("mock", "peak_rss_mb"),
+                 get("wiremock", "peak_rss_mb"), "MB"),
+    ]
+
+
+def prism_targets(medians: Mapping[str, Mapping[int, Mapping[str, float]]], connections: int = 16) -> list[Target]:
+    """The earlier targets at ``connections``: against Prism default, Prism silent and the bare app."""
+    get = _getter(medians, connections)
     mock_rps, mock_p99, mock_rss = get("mock", "rps"), get("mock", "p99_ms"), get("mock", "peak_rss_mb")
     targets = []
     for name, other, factor in (("vs Prism default", "prism", 2.0), ("vs Prism silent", "prism-silent", 1.0),
                                 ("vs bare WSGI app", "hello", 0.6)):
-        value = ratio(mock_rps, get(other, "rps"))
-        targets.append(Target(f"req/s {name} @{connections}", f">= {factor:.1f}x", _fmt(value, "{:.2f}x"),
-                              None if value is None else value >= factor))
-    prism_p99 = get("prism", "p99_ms")
-    targets.append(Target(f"p99 vs Prism default @{connections}", "<= Prism's",
-                          f"{_fmt(mock_p99, '{:.1f}')} ms vs {_fmt(prism_p99, '{:.1f}')} ms",
-                          None if mock_p99 is None or prism_p99 is None else mock_p99 <= prism_p99))
+        targets.append(_at_least_times(f"req/s {name} @{connections}", factor, mock_rps, get(other, "rps")))
+    targets.append(_at_most(f"p99 vs Prism default @{connections}", "<= Prism's", mock_p99, get("prism", "p99_ms"),
+                            "ms"))
     rss_ratio = ratio(mock_rss, get("prism", "peak_rss_mb"))
-    targets.append(Target(f"peak RSS vs Prism default @{connections}", "<= 0.50x", _fmt(rss_ratio, "{:.2f}x"),
-                          None if rss_ratio is None else rss_ratio <= 0.5))
+    name = f"peak RSS vs Prism default @{connections}"
+    targets.append(Target(name, "<= 0.50x", NOT_MEASURED, None) if rss_ratio is None
+                   else Target(name, "<= 0.50x", f"{rss_ratio:.2f}x", rss_ratio <= 0.5))
     return targets
+
+
+TARGET_CONNECTIONS = (16, 64)  # the current issue's targets hold at both
+
+
+def load_targets(medians: Mapping[str, Mapping[int, Mapping[str, float]]]) -> list[Target]:
+    """Every target of the issues: the current one's at 16 and 64 connections, then the earlier ones at 16.
+
+    A target whose servers or connection count were not in the run has ``met`` None ("not measured").
+    """
+    targets = [t for conns in TARGET_CONNECTIONS for t in wiremock_targets(medians, conns)]
+    return targets + prism_targets(medians, 16)
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """Where a warm-up stands after its rounds so far: go on, or stop (stable, or at the cap)."""
+
+    done: bool
+    stable: bool
+    seconds: float  # rounds so far × the round's length
+
+
+def warmup_state(rates: Sequence[float], round_s: float, min_s: float, max_s: float,
+                 tolerance: float = 0.05) -> Warmup:
+    """Whether a warm-up whose rounds (``round_s`` each) gave ``rates`` (req/s) is over.
+
+    Stable: at least ``min_s`` warmed, two rounds or more, and the last two differ by less than
+    ``tolerance`` of the larger (a server that answered nothing is never stable). Done: stable,
+    or another round would pass ``max_s``. Times are the rounds' nominal lengths, not clocks.
+    """
+    if round_s <= 0:
+        raise ValueError("a warm-up round must last more than 0 s")
+    seconds = len(rates) * round_s
+    stable = False
+    if len(rates) >= 2 and seconds >= min_s:
+        last, before = rates[-1], rates[-2]
+        top = max(last, before)
+        stable = top > 0 and abs(last - before) < tolerance * top
+    return Warmup(stable or seconds + round_s > max_s, stable, seconds)
