@@ -117,19 +117,23 @@ class Warmup:
 
 
 def warmup_state(rates: Sequence[float], round_s: float, min_s: float, max_s: float,
-                 tolerance: float = 0.05) -> Warmup:
+                 tolerance: float = 0.05, agree: int = 3) -> Warmup:
     """Whether a warm-up whose rounds (``round_s`` each) gave ``rates`` (req/s) is over.
 
-    Stable: at least ``min_s`` warmed, two rounds or more, and the last two differ by less than
-    ``tolerance`` of the larger (a server that answered nothing is never stable). Done: stable,
-    or another round would pass ``max_s``. Times are the rounds' nominal lengths, not clocks.
+    Stable: at least ``min_s`` warmed, and the last ``agree`` rounds all within ``tolerance`` of
+    the largest of them (a server that answered nothing is never stable). Three, not two: a JVM
+    climbs in steps (WireMock held ~6k req/s for three rounds before its JIT took it to ~20k),
+    and two rounds on a step looked warm. Done: stable, or another round would pass ``max_s``.
+    Times are the rounds' nominal lengths, not clocks.
     """
     if round_s <= 0:
         raise ValueError("a warm-up round must last more than 0 s")
+    if agree < 2:
+        raise ValueError("at least two rounds must agree")
     seconds = len(rates) * round_s
     stable = False
-    if len(rates) >= 2 and seconds >= min_s:
-        last, before = rates[-1], rates[-2]
-        top = max(last, before)
-        stable = top > 0 and abs(last - before) < tolerance * top
+    if len(rates) >= agree and seconds >= min_s:
+        last = rates[-agree:]
+        top = max(last)
+        stable = top > 0 and top - min(last) < tolerance * top
     return Warmup(stable or seconds + round_s > max_s, stable, seconds)

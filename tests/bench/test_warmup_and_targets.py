@@ -13,8 +13,8 @@ WIREMOCK_RAMP = [4200.0, 10100.0, 15800.0, 22900.0, 22500.0, 23500.0]
 
 
 def state(rates: list[float], round_s: float = 5, min_s: float = 10, max_s: float = 60,
-          tolerance: float = 0.05) -> stats.Warmup:
-    return stats.warmup_state(rates, round_s, min_s, max_s, tolerance)
+          tolerance: float = 0.05, agree: int = 3) -> stats.Warmup:
+    return stats.warmup_state(rates, round_s, min_s, max_s, tolerance, agree)
 
 
 def rounds_until_done(rates: list[float], **policy: Any) -> list[float]:
@@ -31,38 +31,48 @@ def test_no_rounds_yet_is_not_done() -> None:
     assert state([]) == stats.Warmup(done=False, stable=False, seconds=0)
 
 
-def test_a_ramping_jvm_is_warmed_until_two_rounds_agree() -> None:
+def test_a_ramping_jvm_is_warmed_until_three_rounds_agree() -> None:
     ran = rounds_until_done(WIREMOCK_RAMP, round_s=8)
-    assert ran == WIREMOCK_RAMP[:5]  # 22.9k then 22.5k: 1.7 % apart
-    assert state(ran, round_s=8) == stats.Warmup(done=True, stable=True, seconds=40)
+    assert ran == WIREMOCK_RAMP  # 22.9k, 22.5k, 23.5k: within 4.3 % of the largest
+    assert state(ran, round_s=8) == stats.Warmup(done=True, stable=True, seconds=48)
+
+
+def test_a_plateau_of_the_jit_is_not_taken_for_its_warm_rate() -> None:
+    # WireMock on a busy machine: three rounds near 6k, then its JIT took it past 14k
+    plateau = [3654.0, 6067.0, 5617.0, 6073.0, 6185.0, 8200.0, 14500.0, 19600.0, 19300.0, 19500.0]
+    ran = rounds_until_done(plateau, round_s=5, min_s=10, max_s=90)
+    assert ran == plateau  # the two close rounds 6,073 and 6,185 did not stop it
+    assert state(ran, max_s=90) == stats.Warmup(done=True, stable=True, seconds=50)
 
 
 def test_two_equal_rounds_before_the_minimum_are_not_enough() -> None:
-    assert state([1000.0, 1000.0], round_s=4, min_s=10) == stats.Warmup(False, False, 8)
-    assert state([1000.0, 1000.0, 1000.0], round_s=4, min_s=10) == stats.Warmup(True, True, 12)
-    assert rounds_until_done([1000.0] * 10, round_s=5, min_s=10) == [1000.0, 1000.0]
+    assert state([1000.0] * 3, round_s=4, min_s=14) == stats.Warmup(False, False, 12)
+    assert state([1000.0] * 4, round_s=4, min_s=14) == stats.Warmup(True, True, 16)
+    assert rounds_until_done([1000.0] * 10, round_s=5, min_s=10) == [1000.0] * 3
 
 
-def test_one_round_is_never_stable_even_past_the_minimum() -> None:
+def test_fewer_rounds_than_must_agree_are_never_stable_even_past_the_minimum() -> None:
     assert state([1000.0], round_s=10, min_s=10) == stats.Warmup(False, False, 10)
+    assert state([1000.0, 1000.0], round_s=10, min_s=10) == stats.Warmup(False, False, 20)
+    assert state([1000.0, 1000.0], round_s=10, min_s=10, agree=2).stable
 
 
 def test_the_tolerance_is_relative_to_the_larger_rate_and_strict() -> None:
-    assert state([1000.0, 1049.0]).stable
-    assert state([1049.0, 1000.0]).stable  # a small drop is as stable as a small rise
-    assert not state([1000.0, 1053.0]).stable
-    assert not state([1000.0, 1100.0], tolerance=0.05).stable
-    assert state([1000.0, 1100.0], tolerance=0.10).stable
-    assert not state([1000.0, 950.0], tolerance=0.05).stable  # exactly 5 % of the larger: not less than
+    assert state([1000.0, 1020.0, 1049.0]).stable
+    assert state([1049.0, 1020.0, 1000.0]).stable  # a small drop is as stable as a small rise
+    assert not state([1000.0, 1020.0, 1053.0]).stable
+    assert not state([1000.0, 1050.0, 1100.0], tolerance=0.05).stable
+    assert state([1000.0, 1050.0, 1100.0], tolerance=0.10).stable
+    assert not state([1000.0, 980.0, 950.0], tolerance=0.05).stable  # exactly 5 % of the largest: not less than
 
 
-def test_only_the_last_two_rounds_count() -> None:
-    assert state([100.0, 100.0, 500.0, 505.0]).stable
-    assert not state([500.0, 505.0, 1000.0]).stable
+def test_only_the_last_three_rounds_count() -> None:
+    assert state([100.0, 100.0, 500.0, 505.0, 502.0]).stable
+    assert not state([500.0, 505.0, 502.0, 1000.0]).stable
 
 
 def test_a_server_that_answers_nothing_is_never_stable() -> None:
-    assert not state([0.0, 0.0]).stable
+    assert not state([0.0, 0.0, 0.0]).stable
     assert state([0.0] * 12) == stats.Warmup(True, False, 60)
 
 
@@ -79,14 +89,16 @@ def test_a_round_that_would_pass_the_cap_is_not_started() -> None:
     assert state([], round_s=5, max_s=0) == stats.Warmup(True, False, 0)  # --warmup 0 --warmup-max 0: none
 
 
-def test_a_round_must_last() -> None:
+def test_a_round_must_last_and_two_rounds_at_least_must_agree() -> None:
     with pytest.raises(ValueError):
         state([1000.0], round_s=0)
+    with pytest.raises(ValueError):
+        state([1000.0], agree=1)
 
 
-def test_the_default_warm_up_is_10_s_at_least_60_s_at_most_in_rounds_within_5_percent() -> None:
+def test_the_default_warm_up_is_30_s_at_least_90_s_at_most_in_rounds_within_5_percent() -> None:
     policy = run.warmup_policy(run.parse_args([]))
-    assert policy == run.WarmupPolicy(min_s=10.0, max_s=60.0, round_s=5, tolerance=0.05)
+    assert policy == run.WarmupPolicy(min_s=30.0, max_s=90.0, round_s=5, tolerance=0.05)
     assert policy.as_dict()["connections"] == 16
     smoke = run.warmup_policy(run.parse_args(["--smoke"]))
     assert smoke.max_s <= 3 and smoke.round_s == 1  # short: checks the script, not the numbers
@@ -95,7 +107,7 @@ def test_the_default_warm_up_is_10_s_at_least_60_s_at_most_in_rounds_within_5_pe
     assert custom == run.WarmupPolicy(20.0, 90.0, 10, 0.02)
 
 
-@pytest.mark.parametrize("argv", [["--warmup", "70"], ["--warmup-round", "0"], ["--warmup-tolerance", "1.5"],
+@pytest.mark.parametrize("argv", [["--warmup", "100"], ["--warmup-round", "0"], ["--warmup-tolerance", "1.5"],
                                   ["--warmup", "-1"]])
 def test_warm_up_settings_that_cannot_work_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
