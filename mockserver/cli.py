@@ -19,7 +19,7 @@ from mockserver import cors, faults, liveusage, proxy, scenarios
 from mockserver.app import create_app
 from mockserver.auth import redact
 from mockserver.faults import FaultSettings
-from mockserver.server import PortInUseError, ServerOptions, configure_logging, serve
+from mockserver.server import PortInUseError, ServerOptions, configure_logging, imports_frozen, serve
 from mockserver.settings import CONTROL_PREFIX, MockSettings
 from mockserver.state import EXTENSION
 
@@ -118,6 +118,12 @@ def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int,
                             live_usage=live_usage, cors_origins=cors_origins, upstream=upstream, strict=strict,
                             reload=reload, journal_size=journal_size, control=control, tokens=frozenset(tokens),
                             contract_cache=default_cache_dir() if contract_cache else None)
+    with imports_frozen():
+        _build_and_serve(settings, host, port, workers, threads, control, fault_settings)
+
+
+def _build_and_serve(settings: MockSettings, host: str, port: int, workers: int, threads: int, control: bool,
+                     fault_settings: FaultSettings) -> None:
     try:
         app = create_app(settings)
     except ContractError as exc:
