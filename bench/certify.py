@@ -7,6 +7,7 @@ by a timeout, and every server listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from bench import servers
 
 RUN_TIMEOUT_S = 300.0
 SEED = 42
+COLD_START_TARGET_S = 0.5
 
 
 def _script(name: str) -> str:
@@ -34,12 +36,25 @@ def _script(name: str) -> str:
 
 
 def cold_starts(repeats: int, log_dir: Path) -> dict[str, Any]:
-    """Process start to first 200 of ``crosmos-mock`` (imports, contract load, server fork), repeated."""
-    times = []
-    for _ in range(repeats):
-        with servers.started(servers.LOAD_SERVERS["mock"], log_dir, timeout=30.0, poll=0.005) as running:
-            times.append(running.ready_after_s)
-    return {"runs_s": times, "median_s": _median(times), "target_s": 1.0}
+    """Process start to first 200 of ``crosmos-mock`` (imports, contract load, server fork), repeated.
+
+    One start before the counted ones is not counted: it warms the OS's file cache and, on a first
+    run, the contract verdict cache (``crosmos_contract.verdicts``), as a user's second start finds
+    them. Each counted start is followed by one with ``--no-contract-cache`` (the contract checked by
+    openapi-spec-validator, as on a first start or after an edit), reported beside it.
+    """
+    mock = servers.LOAD_SERVERS["mock"]
+    uncached = dataclasses.replace(mock, name="mock-no-contract-cache",
+                                   command=lambda port: [*mock.command(port), "--no-contract-cache"])
+    times: list[float] = []
+    uncached_times: list[float] = []
+    for index in range(repeats + 1):
+        for spec, into in ((mock, times), (uncached, uncached_times)):
+            with servers.started(spec, log_dir, timeout=30.0, poll=0.005) as running:
+                if index:
+                    into.append(running.ready_after_s)
+    return {"runs_s": times, "median_s": _median(times), "target_s": COLD_START_TARGET_S,
+            "uncached_runs_s": uncached_times, "uncached_median_s": _median(uncached_times)}
 
 
 def certify_once(base_url: str, token: str, profile: str) -> dict[str, Any]:
@@ -140,7 +155,10 @@ def render(report: Mapping[str, Any]) -> str:
     """Markdown lines for the console and docs/performance.md."""
     cold = report["cold_start"]
     lines = [f"Cold start of crosmos-mock (process start to first 200): median {cold['median_s']:.2f} s over "
-             f"{len(cold['runs_s'])} (target < 1 s: {'met' if cold['median_s'] < 1.0 else '**not met**'})", "",
+             f"{len(cold['runs_s'])} (target < {cold['target_s']:g} s: "
+             f"{'met' if cold['median_s'] < cold['target_s'] else '**not met**'})"
+             + (f"; with --no-contract-cache (the contract validated): median {cold['uncached_median_s']:.2f} s"
+                if "uncached_median_s" in cold else ""), "",
              "| target | profile | suite wall s | generated cases | requests | verdict | st run s (same cases) "
              "| suite / st | budget |", "|---|---|---|---|---|---|---|---|---|"]
     budgets = {"quick": 15.0, "standard": 60.0}

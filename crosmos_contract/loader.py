@@ -1,13 +1,21 @@
-"""Load an OpenAPI 3.x document with prance: refs resolved, validated, errors in one line."""
+"""Load an OpenAPI 3.x document with prance: refs resolved, validated, errors in one line.
+
+With a :class:`~crosmos_contract.verdicts.VerdictCache`, a resolved document already found valid
+by the same validator versions is not checked again (``crosmos_contract.verdicts``).
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crosmos_contract.verdicts import VerdictCache
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +33,8 @@ class LoadedContract:
     raw: dict[str, Any]  # as written (refs intact), for tools that resolve refs themselves
     resolved: dict[str, Any]  # every $ref resolved
     sha256: str
+    # the schema check's verdict came from the cache (same resolved document, same validators)
+    verdict_cached: bool = False
 
     @property
     def title(self) -> str:
@@ -36,10 +46,12 @@ def default_contract_path() -> Path:
     return _PACKAGED if _PACKAGED.exists() else _REPO_ROOT
 
 
-def load_contract(path: str | Path | None = None) -> LoadedContract:
+def load_contract(path: str | Path | None = None, verdicts: VerdictCache | None = None) -> LoadedContract:
     """Parse, validate and resolve ``path`` (default: the embedded contract).
 
     Raises ContractError with a single readable line; never lets a parser traceback through.
+    ``verdicts``: skip openapi-spec-validator when it already found this resolved document valid
+    (and remember a new valid verdict); without it every load validates.
     """
     file = Path(path) if path is not None else default_contract_path()
     try:
@@ -55,8 +67,8 @@ def load_contract(path: str | Path | None = None) -> LoadedContract:
         raise ContractError(f"{file}: not an OpenAPI 3.x document (no 'openapi' field)")
     if not str(raw["openapi"]).startswith("3."):
         raise ContractError(f"{file}: OpenAPI version {raw['openapi']!r} is not supported (3.x only)")
-    resolved = _resolve(file, _declared_encoding(text))
-    return LoadedContract(file.resolve(), raw, resolved, hashlib.sha256(text).hexdigest())
+    resolved, cached = _resolve(file, _declared_encoding(text), verdicts)
+    return LoadedContract(file.resolve(), raw, resolved, hashlib.sha256(text).hexdigest(), cached)
 
 
 def _parse(file: Path, text: bytes) -> Any:
@@ -86,22 +98,50 @@ def _declared_encoding(text: bytes) -> str | None:
     return "utf-8-sig"  # also reads a UTF-8 BOM, as prance's own guess does
 
 
-def _resolve(file: Path, encoding: str | None) -> dict[str, Any]:
-    import prance
-
+def _resolve(file: Path, encoding: str | None, verdicts: VerdictCache | None) -> tuple[dict[str, Any], bool]:
+    """The resolved document, and whether its schema check was answered by ``verdicts``."""
     _forget_fetched_files()
     try:
-        parser = prance.ResolvingParser(
+        parser = _parser_class()(
             str(file.resolve()), backend="openapi-spec-validator", strict=False, lazy=True,
             encoding=encoding,
         )
+        parser.verdicts = verdicts
         parser.parse()
     except Exception as exc:  # prance raises ValidationError, ResolutionError and plain errors
         raise ContractError(f"{file}: invalid OpenAPI document: {_describe(exc)}") from None
     spec = parser.specification
     if not isinstance(spec, dict):
         raise ContractError(f"{file}: the document did not resolve to an object")
-    return spec
+    return spec, parser.verdict_cached
+
+
+@functools.cache
+def _parser_class() -> type[Any]:
+    """prance's ResolvingParser, its schema check consulting a verdict cache.
+
+    prance resolves every ``$ref``, then hands the resolved document to openapi-spec-validator
+    (``_validate_openapi_spec_validator``). Only that last call is answered from the cache, so the
+    parsing, resolution and version checks run as before; when the cache does not know the
+    document valid, prance's own check runs unchanged and a pass is remembered.
+    """
+    import prance
+
+    class CheckingParser(prance.ResolvingParser):  # type: ignore[misc]
+        verdicts: VerdictCache | None = None
+        verdict_cached = False
+
+        def _validate_openapi_spec_validator(self, spec_version: Any) -> None:
+            key = self.verdicts.key(self.specification) if self.verdicts is not None else None
+            if key is not None and self.verdicts is not None and self.verdicts.known_valid(key):
+                self.verdict_cached = True
+                log.debug("contract verdict from the cache (%s)", key[:12])
+                return
+            super()._validate_openapi_spec_validator(spec_version)
+            if key is not None and self.verdicts is not None:
+                self.verdicts.remember_valid(key, str(self.specification.get("info", {}).get("title", "")))
+
+    return CheckingParser
 
 
 def _forget_fetched_files() -> None:

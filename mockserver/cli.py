@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 import click
 
 from crosmos_contract import ContractError
+from crosmos_contract.verdicts import default_cache_dir
 from mockserver import cors, faults, liveusage, proxy, scenarios
 from mockserver.app import create_app
 from mockserver.auth import redact
 from mockserver.faults import FaultSettings
-from mockserver.server import PortInUseError, ServerOptions, configure_logging, serve
+from mockserver.server import PortInUseError, ServerOptions, configure_logging, imports_frozen, serve
 from mockserver.settings import CONTROL_PREFIX, MockSettings
 from mockserver.state import EXTENSION
 
@@ -86,13 +87,20 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
               help="Accept only this token (repeatable), as a real server would; default: any well-formed one.")
 @click.option("--control/--no-control", default=True, show_default=True,
               help=f"Serve the control API and dashboard under {CONTROL_PREFIX}/.")
+@click.option("--contract-cache/--no-contract-cache", default=True, show_default=True,
+              envvar="CROSMOS_MOCK_CONTRACT_CACHE",
+              help="Remember that a contract passed openapi-spec-validator, keyed on its resolved content and the "
+                   "validators' versions, so an unchanged contract starts without being checked again (an edit, "
+                   "an upgrade or an invalid contract is always checked). In $CROSMOS_MOCK_CACHE_DIR, else "
+                   "$XDG_CACHE_HOME/crosmos-mock, else ~/.cache/crosmos-mock; env CROSMOS_MOCK_CONTRACT_CACHE=0 "
+                   "turns it off.")
 @click.pass_context
 def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int, workers: int, threads: int,
          log_level: str,
          access_log: bool, scenario: str, latency: tuple[int, int] | None, error_rate: float | None,
          error_status: int, rate_limit_emulation: bool, live_usage: tuple[str, int] | None,
          cors_origins: tuple[str, ...], upstream: str | None, strict: bool, reload: bool, journal_size: int,
-         control: bool, tokens: tuple[str, ...]) -> None:
+         control: bool, tokens: tuple[str, ...], contract_cache: bool) -> None:
     """Serve a mock of the Crosmos usage endpoint (or of any OpenAPI 3.x document).
 
     Control API and dashboard: http://HOST:PORT/__mock/ (scenarios, faults, journal).
@@ -108,7 +116,14 @@ def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int,
     fault_settings = FaultSettings(latency, error_rate or 0.0, error_status, rate_limit_emulation)
     settings = MockSettings(spec=spec, seed=seed, access_log=access_log, scenario=scenario, faults=fault_settings,
                             live_usage=live_usage, cors_origins=cors_origins, upstream=upstream, strict=strict,
-                            reload=reload, journal_size=journal_size, control=control, tokens=frozenset(tokens))
+                            reload=reload, journal_size=journal_size, control=control, tokens=frozenset(tokens),
+                            contract_cache=default_cache_dir() if contract_cache else None)
+    with imports_frozen():
+        _build_and_serve(settings, host, port, workers, threads, control, fault_settings)
+
+
+def _build_and_serve(settings: MockSettings, host: str, port: int, workers: int, threads: int, control: bool,
+                     fault_settings: FaultSettings) -> None:
     try:
         app = create_app(settings)
     except ContractError as exc:

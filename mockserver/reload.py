@@ -33,8 +33,10 @@ def _every_event_is_new(event: str, reload: bool) -> bool:
 class ContractWatcher:
     def __init__(self, contract: LoadedContract, on_change: Callable[[LoadedContract, bool], None],
                  interval: float = 0.5, claim: Callable[[str, bool], bool] = _every_event_is_new,
-                 count_reloads: Callable[[], int] | None = None) -> None:
+                 count_reloads: Callable[[], int] | None = None,
+                 load: Callable[[Path], LoadedContract] = load_contract) -> None:
         self.path = contract.path
+        self._load = load  # load_contract, with the mock's verdict cache
         self.sha256 = contract.sha256
         self.interval = interval
         self.error: str | None = None
@@ -96,7 +98,7 @@ class ContractWatcher:
         self._signature = signature
         event = f"{signature[0]}:{signature[1]}"
         try:
-            contract = load_contract(self.path)
+            contract = self._load(self.path)
             if contract.sha256 == self.sha256 and self.error is None:
                 return
             first = self._claim(f"{event}:{contract.sha256}", True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from crosmos_contract.verdicts import VerdictCache
 from mockserver.faults import FaultSettings
 from mockserver.scenarios import DEFAULT
 
@@ -47,3 +48,9 @@ class MockSettings:
     tokens: frozenset[str] = frozenset()  # when set, only these credentials are valid (as on a real server)
     state_dir: Path | None = None  # shared state; None: a private temporary directory
     replay: bool = True  # answer a request identical to an earlier one from memory (mockserver.replay)
+    # where valid verdicts on the contract are kept between starts (crosmos_contract.verdicts); None:
+    # validate at every load. The CLI passes the user cache directory unless --no-contract-cache.
+    contract_cache: Path | None = None
+
+    def verdict_cache(self) -> VerdictCache | None:
+        return VerdictCache(self.contract_cache) if self.contract_cache is not None else None

@@ -50,7 +50,8 @@ class ContractRuntime:
 
     @classmethod
     def build(cls, contract: LoadedContract) -> ContractRuntime:
-        index, validator = OperationIndex(contract.resolved), ContractValidator(contract.resolved)
+        # load_contract validated this very document (or knew it valid): openapi-core need not again
+        index, validator = OperationIndex(contract.resolved), ContractValidator(contract.resolved, spec_checked=True)
         return cls(contract, index, validator, examples.find_broken(index, validator))
 
     def report_broken_examples(self) -> None:
@@ -77,7 +78,8 @@ class MockState:
     def build(cls, settings: MockSettings) -> MockState:
         if settings.scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {settings.scenario!r}")
-        contract = load_contract(settings.spec)
+        load = functools.partial(load_contract, verdicts=settings.verdict_cache())
+        contract = load(settings.spec)
         store = SharedStore(settings.state_dir)
         mock = cls(settings, ContractRuntime.build(contract), UsageLedger(settings.seed), store,
                    Journal(store.directory, settings.journal_size, lambda: store.snapshot().journal_cleared_at),
@@ -89,7 +91,7 @@ class MockState:
             mock.proxy = Proxy(settings.upstream, strict=settings.strict)
         if settings.reload:
             mock.watcher = ContractWatcher(contract, mock.swap_contract, settings.reload_interval,
-                                           store.claim_contract_event, store.contract_reloads)
+                                           store.claim_contract_event, store.contract_reloads, load=load)
         mock.runtime.report_broken_examples()  # once, before the workers are forked
         return mock
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Request, Response
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
@@ -47,8 +47,11 @@ class RequestVerdict:
 
 
 class ContractValidator:
-    def __init__(self, resolved: Mapping[str, Any], cache_size: int = 4096) -> None:
-        self._openapi = OpenAPI.from_dict(dict(resolved))
+    def __init__(self, resolved: Mapping[str, Any], cache_size: int = 4096, *, spec_checked: bool = False) -> None:
+        """``spec_checked``: ``resolved`` is a document ``load_contract`` just found valid, so openapi-core
+        need not run the same openapi-spec-validator check on the same document a second time."""
+        config = Config(spec_validator_cls=None) if spec_checked else None
+        self._openapi = OpenAPI.from_dict(dict(resolved), config=config)
         self._requests: BoundedCache[tuple[Any, ...], RequestVerdict] = BoundedCache(cache_size)
         self._bodies: BoundedCache[tuple[str, str, int, bytes], tuple[tuple[str, Violation], ...]] = \
             BoundedCache(cache_size)
