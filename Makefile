@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MUTATION_STAMP := $(VENV)/.installed-mutation
 
-.PHONY: mock certify test lint fuzz soak bench mutation clean msw-deps
+.PHONY: mock certify test lint fuzz soak bench mutation clean msw-deps wiremock-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m compileall -q mockserver crosmos_contract conformance  # read even where PYTHONDONTWRITEBYTECODE is set: a faster cold start
 	touch $(STAMP)
 
 mock: $(STAMP)            ## serve the mock on http://127.0.0.1:4010 (embedded contract)
@@ -19,6 +20,9 @@ mock: $(STAMP)            ## serve the mock on http://127.0.0.1:4010 (embedded c
 certify: $(STAMP)         ## certify a server (default: the embedded mock); the token from $$CROSMOS_TOKEN
 	@echo "crosmos-conformance run (arguments not echoed: they may hold a token)"
 	@$(BIN)/crosmos-conformance run $(ARGS)
+
+wiremock-deps: $(STAMP)   ## WireMock's jar for the bench and its test (into bench/.wiremock; needs npm, and java to run)
+	$(BIN)/python -c "from bench.servers import ensure_wiremock; print(ensure_wiremock())"
 
 msw-deps:                 ## msw for the node test of `crosmos-mock export` (into .cache/msw; needs npm)
 	npm install --prefix .cache/msw --no-audit --no-fund --loglevel=error msw@2.15.0
