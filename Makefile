@@ -40,7 +40,7 @@ fuzz: $(STAMP)            ## long fuzzing and soak runs (opt-in, minutes; the so
 soak: $(STAMP)            ## the 60 s wrk soak alone
 	$(BIN)/pytest -q -s -m slow tests/hardening/test_soak.py $(ARGS)
 
-bench: $(STAMP)           ## mock vs Prism vs bare WSGI, certification timings (~25 min; installs wrk, Prism)
+bench: $(STAMP)           ## mock vs WireMock, Prism and a bare WSGI app; certification and cold start (~1 h; installs wrk, Prism, WireMock, java)
 	$(BIN)/python -m bench.run $(ARGS)
 
 $(MUTATION_STAMP): $(STAMP)

@@ -1,6 +1,6 @@
 """Benchmark the mock against Prism 5.16, WireMock 3.13 and a bare WSGI app; time certification and cold start.
 
-    python -m bench.run                 # the full run (about 30 minutes on 2 cores)
+    python -m bench.run                 # the full run (about an hour on 2 cores: 8 servers, warm-ups of 30-90 s)
     python -m bench.run --smoke         # 2 s runs, one repeat: checks the script, not the numbers
     python -m bench.run --suite servers # our app under each candidate WSGI server (the server choice)
     python -m bench.run --suite load --servers mock,wiremock,prism   # some servers only
