@@ -42,16 +42,16 @@ def on_the_way_out(response: Response) -> Response:
             target = redacted_target(req)
             _journal(mock, ctx, req, response, target)
     mock.cors.decorate(req, response)
+    why = ""
+    if ctx is not None and ctx.request_outcome == "unauthenticated" and ctx.problems:
+        why = f" ({ctx.problems[0]})"  # a refused credential says why; the reason never quotes it
     if mock.settings.access_log and log.isEnabledFor(logging.INFO):
-        why = ""
-        if ctx is not None and ctx.request_outcome == "unauthenticated" and ctx.problems:
-            why = f" ({ctx.problems[0]})"  # a refused credential says why; the reason never quotes it
         access_line(req.remote_addr, req.method, target or redacted_target(req), response.status_code,
                     g.get("started", time.perf_counter()), why)
     if ctx is not None and ctx.replayable():
         req.environ[REPLAY_FACTS] = ReplayFacts(target or redacted_target(req), ctx.org, ctx.scenario,
                                                 ctx.request_outcome, ctx.response_outcome or "valid",
-                                                tuple(_redacted_problems(ctx, req)))
+                                                tuple(_redacted_problems(ctx, req)), why)
     return response
 
 

@@ -40,6 +40,7 @@ class ReplayFacts(NamedTuple):
     request: str
     response: str
     problems: tuple[str, ...]
+    why: str  # the access line's reason (a refused credential's), as the full path wrote it
 
 
 class Kept(NamedTuple):
@@ -48,13 +49,11 @@ class Kept(NamedTuple):
     body: bytes
     facts: ReplayFacts
     code: int  # the status's number, for the journal and the access line
-    why: str  # the access line's reason: a refusal's first problem
 
 
 def keep(status: str, headers: list[tuple[str, str]], body: bytes, facts: ReplayFacts) -> Kept:
-    """What a twin needs, worked out once when the reply is kept rather than at every replay."""
-    why = f" ({facts.problems[0]})" if facts.request == "unauthenticated" and facts.problems else ""
-    return Kept(status, headers, body, facts, int(status.split(" ", 1)[0]), why)
+    """What a twin needs, the status's number worked out once when the reply is kept."""
+    return Kept(status, headers, body, facts, int(status.split(" ", 1)[0]))
 
 
 class Replay:
@@ -115,4 +114,4 @@ class Replay:
                                       round((time.perf_counter() - started) * 1000, 1), "mock", worker_pid(),
                                       facts.org, facts.scenario, facts.request, facts.response, facts.problems, None))
         if mock.settings.access_log:
-            access_line(environ.get("REMOTE_ADDR"), "GET", facts.target, kept.code, started, kept.why)
+            access_line(environ.get("REMOTE_ADDR"), "GET", facts.target, kept.code, started, facts.why)
