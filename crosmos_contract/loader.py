@@ -132,14 +132,17 @@ def _parser_class() -> type[Any]:
         verdict_cached = False
 
         def _validate_openapi_spec_validator(self, spec_version: Any) -> None:
-            key = self.verdicts.key(self.specification) if self.verdicts is not None else None
-            if key is not None and self.verdicts is not None and self.verdicts.known_valid(key):
+            verdicts = self.verdicts
+            key = verdicts.key(self.specification) if verdicts is not None else None
+            if verdicts is None or key is None:
+                super()._validate_openapi_spec_validator(spec_version)
+                return
+            if verdicts.known_valid(key):
                 self.verdict_cached = True
                 log.debug("contract verdict from the cache (%s)", key[:12])
                 return
             super()._validate_openapi_spec_validator(spec_version)
-            if key is not None and self.verdicts is not None:
-                self.verdicts.remember_valid(key, str(self.specification.get("info", {}).get("title", "")))
+            verdicts.remember_valid(key, str(self.specification.get("info", {}).get("title", "")))
 
     return CheckingParser
 

@@ -18,6 +18,7 @@ Where: ``$CROSMOS_MOCK_CACHE_DIR``, else ``$XDG_CACHE_HOME/crosmos-mock``, else
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -52,8 +53,12 @@ def default_cache_dir() -> Path:
     return base / "crosmos-mock"
 
 
+@functools.cache
 def validator_versions() -> dict[str, str]:
-    """The installed version of every package the verdict depends on ("-" when absent)."""
+    """The installed version of every package the verdict depends on ("-" when absent).
+
+    Read once per process (each lookup scans the installed distributions, ~3 ms for all): the
+    validators this process runs are the ones it imported, whatever is installed later."""
     found = {}
     for name in VALIDATOR_PACKAGES:
         try:
@@ -68,10 +73,6 @@ class VerdictCache:
     """Valid verdicts under ``directory`` (created on first write)."""
 
     directory: Path
-
-    @classmethod
-    def default(cls) -> VerdictCache:
-        return cls(default_cache_dir())
 
     @property
     def entries(self) -> Path:
