@@ -192,7 +192,7 @@ def warmup_lines(warmups: dict[str, list[dict[str, Any]]]) -> str:
 def targets_table(targets: Iterable[stats.Target]) -> str:
     lines = ["| target | wanted | measured | met |", "|---|---|---|---|"]
     for target in targets:
-        met = {True: "yes", False: "**no**", None: "not measured"}[target.met]
+        met = {True: "yes", False: "**no**", None: stats.NOT_MEASURED}[target.met]
         lines.append(f"| {target.name} | {target.wanted} | {target.measured} | {met} |")
     return "\n".join(lines)
 
@@ -228,7 +228,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup-round", type=int, default=DEFAULT_WARMUP_ROUND_S,
                         help="seconds per warm-up round of wrk")
     parser.add_argument("--warmup-tolerance", type=float, default=DEFAULT_WARMUP_TOLERANCE,
-                        help="two consecutive rounds whose req/s differ by less than this fraction: stable")
+                        help="three consecutive rounds within this fraction of the largest of them: stable")
     parser.add_argument("--cold-starts", type=int, default=5)
     parser.add_argument("--profiles", default="quick,standard", help="certification profiles to time")
     parser.add_argument("--smoke", action="store_true",
