@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conformance.client import ConnectionProblem
     from conformance.engine import PROFILES, Profile, Progress, RunOptions, run_suite
     from conformance.result import CertLevel, CheckResult, Finding, Note, Outcome, SuiteResult
+    from conformance.transport import ConnectionProblem
 
 _EXPORTS = {
     "run_suite": "conformance.engine", "RunOptions": "conformance.engine", "PROFILES": "conformance.engine",
     "Profile": "conformance.engine", "Progress": "conformance.engine",
-    "ConnectionProblem": "conformance.client",
+    "ConnectionProblem": "conformance.transport",
     "CertLevel": "conformance.result", "SuiteResult": "conformance.result", "CheckResult": "conformance.result",
     "Finding": "conformance.result", "Note": "conformance.result", "Outcome": "conformance.result",
 }

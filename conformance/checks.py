@@ -31,9 +31,17 @@ from schemathesis.openapi.checks import (
     UndefinedContentType,
 )
 
-from conformance.client import DEFAULT_MAX_BODY_BYTES
+from conformance.pacing import is_refusal
 from crosmos_contract.catalogue import BY_ID, Level
-from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, backdate, headers_from, utc_now
+from crosmos_contract.exchange import (
+    REDACTED,
+    Exchange,
+    ReceivedResponse,
+    SentRequest,
+    backdate,
+    headers_from,
+    utc_now,
+)
 from crosmos_contract.judge import Judgement, JudgeSettings, Remark, judge, not_implemented
 from crosmos_contract.rules import Violation
 
@@ -52,10 +60,11 @@ class RunState:
     """What the checks of one suite run share: settings in, evaluated ids and notes out."""
 
     settings: JudgeSettings
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    hidden_headers: frozenset[str] = frozenset()  # the user's extra headers (lower case): values never recorded
     evaluated: Counter[str] = field(default_factory=Counter)
     notes: list[tuple[Remark, Exchange]] = field(default_factory=list)
     responses: int = 0
+    refusals: int = 0  # generated cases whose final answer was a refusal (429): judged by no rule
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _last: threading.local = field(default_factory=threading.local)
 
@@ -63,8 +72,16 @@ class RunState:
         """Judge ``response`` as ``exchange`` (a probe's own record, with its name and clock)."""
         self._last.primed = (response, exchange)
 
+    def count(self, evaluated: set[str]) -> None:
+        with self._lock:
+            self.evaluated.update(evaluated)
+
     def judgement(self, response: Response, case: Case[Any], origin: str) -> tuple[Judgement, Exchange]:
-        """Judge each response once, however many of our checks ask about it."""
+        """Judge each response once, however many of our checks ask about it.
+
+        A refusal (429, or 503 with Retry-After) the transport could not wait out is not the
+        server's answer to the request: no rule judges it, and it counts as unanswered.
+        """
         last = getattr(self._last, "value", None)
         if last is not None and last[0] is response:
             return last[1], last[2]
@@ -72,7 +89,14 @@ class RunState:
         if primed is not None and primed[0] is response:
             exchange = primed[1]
         else:
-            exchange = exchange_from_schemathesis(response, origin)
+            exchange = exchange_from_schemathesis(response, origin, self.hidden_headers)
+        if exchange.response is not None and is_refusal(exchange.response.status,
+                                                        exchange.response.header("Retry-After")):
+            with self._lock:
+                self.refusals += 1
+            verdict = Judgement()
+            self._last.value = (response, verdict, exchange)
+            return verdict, exchange
         verdict = judge(exchange, self.settings)
         with self._lock:
             self.responses += 1
@@ -118,10 +142,11 @@ class ContractViolation(Failure):
         return f"{self.check_id}:{self.message}"
 
 
-def exchange_from_schemathesis(response: Response, origin: str) -> Exchange:
+def exchange_from_schemathesis(response: Response, origin: str, hidden: frozenset[str] = frozenset()) -> Exchange:
     request = response.request
     received_at = utc_now()
-    sent = SentRequest(str(request.method or "GET"), str(request.url or ""), headers_from(request.headers))
+    sent = SentRequest(str(request.method or "GET"), str(request.url or ""),
+                       conceal(headers_from(request.headers), hidden))
     received = ReceivedResponse(
         status=response.status_code,
         headers=headers_from(response.headers),
@@ -129,6 +154,13 @@ def exchange_from_schemathesis(response: Response, origin: str) -> Exchange:
         elapsed=response.elapsed,
     )
     return Exchange(sent, received, backdate(received_at, response.elapsed), received_at, origin)
+
+
+def conceal(headers: tuple[tuple[str, str], ...], hidden: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The user's extra headers with their values replaced: a reproducer shows the name, never the secret."""
+    if not hidden:
+        return headers
+    return tuple((name, REDACTED if name.lower() in hidden else value) for name, value in headers)
 
 
 def _origin(case: Case[Any]) -> str:

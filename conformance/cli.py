@@ -11,18 +11,25 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from conformance.client import ConnectionProblem, check_base_url
-from conformance.engine import PROFILES, ProgressCallback, RunOptions, run_suite
+from conformance.credentials import CredentialError, clean_token, parse_headers
+from conformance.engine import PROFILES, ProgressCallback, RunOptions, run_suite, unfinished_result
 from conformance.engine import Progress as RunProgress
+from conformance.findings import hide
+from conformance.pacing import parse_rate
 from conformance.reporters import render_html, render_json, render_junit
 from conformance.reporters.console import render_catalogue, render_console
 from conformance.result import CertLevel, SuiteResult
+from conformance.transport import ConnectionProblem, TransportSettings, check_base_url
 from crosmos_contract.catalogue import CATALOGUE
 from crosmos_contract.clock import UnknownTimezone
 from crosmos_contract.loader import ContractError
@@ -105,34 +112,83 @@ def _writable(_: click.Context, __: click.Parameter, value: Path | None) -> Path
               help="Write a self-contained HTML report.")
 @click.option("--list-checks", "show_checks", is_flag=True, help="Print the check catalogue and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is no terminal).")
+@click.option("--cacert", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Trust this CA bundle (PEM) for the server's certificate, as curl's --cacert "
+                   "(default: $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE or $SSL_CERT_FILE, else the system's CAs).")
+@click.option("-k", "--insecure", is_flag=True, help="Do not verify the server's TLS certificate (a warning is "
+              "printed).")
+@click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Client certificate (PEM) for servers that require one; may hold the key too.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="The client certificate's private key (PEM), if not in --cert's file.")
+@click.option("-H", "--header", "headers", multiple=True, metavar="'Name: value'",
+              help="Send this header with every request (a gateway's key). Repeatable; values are never "
+                   "printed or reported.")
+@click.option("--proxy", metavar="URL", help="Send every request through this proxy (default: $HTTP_PROXY / "
+              "$HTTPS_PROXY, with $NO_PROXY, as requests and curl read them).")
+@click.option("--rate-limit", metavar="N/s|N/m", help="Send at most this many requests per second or minute "
+              "(default: as fast as the server answers, slowing down when it answers 429).")
+@click.option("--workers", type=click.IntRange(1, 16), help="Requests in flight at once (default: 1 for a server "
+              "that answers within 50 ms, else 4).")
 def run(base_url: str | None, token: str | None, profile: str, level: str, seed: int | None, timezone: str | None,
         timeout: float, max_response_time: float, budget: float | None, contract: Path | None,
         junit_xml: Path | None, json_path: Path | None, html: Path | None, show_checks: bool,
-        no_progress: bool) -> None:
+        no_progress: bool, cacert: Path | None, insecure: bool, cert: Path | None, key: Path | None,
+        headers: tuple[str, ...], proxy: str | None, rate_limit: str | None, workers: int | None) -> None:
     """Certify a server (or, without --base-url, the embedded mock)."""
     out = Console(soft_wrap=True)
     if show_checks:
         _print_catalogue()
         return
-    if base_url is not None and not token:
-        raise click.UsageError(f"--token (or ${TOKEN_ENV}) is required with --base-url")
     err = Console(stderr=True, soft_wrap=True)  # an error is one line in a CI log
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    secrets: list[str] = [token or ""]
+    try:
+        notes: list[str] = []
+        if token is not None:
+            source = click.get_current_context().get_parameter_source("token")
+            token, note = clean_token(token, f"${TOKEN_ENV}" if source is ParameterSource.ENVIRONMENT else "--token")
+            secrets.append(token)
+            notes += [note] if note else []
+        if base_url is not None and not token:
+            raise click.UsageError(f"--token (or ${TOKEN_ENV}) is required with --base-url")
+        header_pairs, header_notes = parse_headers(headers)
+        notes += header_notes
+        transport = TransportSettings(cacert=cacert, insecure=insecure, cert=cert, key=key, headers=header_pairs,
+                                      proxy=proxy, rate_limit=None if rate_limit is None else parse_rate(rate_limit))
+        transport.validate()
+        secrets += transport.secrets
+    except (CredentialError, ValueError) as exc:
+        _fail(err, str(exc), secrets)
+    if insecure:
+        err.print("warning: --insecure: the server's TLS certificate is not verified", highlight=False)
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once, above
+    options = RunOptions(base_url=base_url or "", token=token or MOCK_TOKEN, profile=profile, level=CertLevel(level),
+                         seed=seed, timezone=timezone, timeout=timeout, max_response_time=max_response_time,
+                         budget=budget, contract=contract, workers=workers, transport=transport, notes=tuple(notes))
     try:
         with _target(base_url, seed, err) as (url, target):
-            options = RunOptions(
-                base_url=url, token=token or MOCK_TOKEN, profile=profile, level=CertLevel(level), seed=seed,
-                timezone=timezone, timeout=timeout, max_response_time=max_response_time, budget=budget,
-                contract=contract, target=target,
-            )
+            options = replace(options, base_url=url, target=target)
             with _progress(err, enabled=not no_progress and err.is_terminal) as report:
                 result = run_suite(options, report)
-    except (ConnectionProblem, ContractError, UnknownTimezone, RuntimeError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        sys.exit(EXIT_USAGE)
+    except (ConnectionProblem, ContractError, UnknownTimezone, RuntimeError, OSError) as exc:
+        message = hide(str(exc), options.token, secrets)
+        _write_reports(unfinished_result(options, message), junit_xml, json_path, html, err)
+        _fail(err, message, secrets)
+    except Exception as exc:  # never a traceback: it would print the options, secrets among them
+        message = f"unexpected {type(exc).__name__}: {hide(str(exc), options.token, secrets)}"
+        _write_reports(unfinished_result(options, message), junit_xml, json_path, html, err)
+        _fail(err, message + " (please report this)", secrets)
     out.print(render_console(result))
     _write_reports(result, junit_xml, json_path, html, err)
-    sys.exit(EXIT_CONFORMANT if result.conformant else EXIT_NOT_CONFORMANT)
+    sys.exit(result.exit_code)
+
+
+def _fail(err: Console, message: str, secrets: list[str]) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(hide(message, '', secrets))}", markup=True, highlight=False)
+    sys.exit(EXIT_USAGE)
 
 
 @contextlib.contextmanager

@@ -18,11 +18,13 @@ import pytest
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
+    from conformance.engine import RunOptions
     from conformance.result import SuiteResult
 
 TOKEN_ENV = "CROSMOS_TOKEN"
 PROFILE_NAMES = ("smoke", "quick", "standard")  # conformance.engine.PROFILES, not imported: it is heavy
 _RESULT = pytest.StashKey["SuiteResult | str"]()
+_OPTIONS = pytest.StashKey["RunOptions"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,6 +41,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Seed for generated data.")
     group.addoption("--crosmos-timezone", action="store", default=None, metavar="ZONE",
                     help="The server's time zone for 'today' (default UTC).")
+    group.addoption("--crosmos-budget", action="store", default=None, type=float, metavar="SECONDS",
+                    help="A hard cap on the run (default: the profile's, grown to the server's latency and pace).")
+    group.addoption("--crosmos-cacert", action="store", default=None, metavar="FILE",
+                    help="Trust this CA bundle for the server's certificate (default: $REQUESTS_CA_BUNDLE, "
+                         "$CURL_CA_BUNDLE, $SSL_CERT_FILE, else the system's).")
+    group.addoption("--crosmos-insecure", action="store_true", default=False,
+                    help="Do not verify the server's TLS certificate.")
+    group.addoption("--crosmos-cert", action="store", default=None, metavar="FILE", help="Client certificate (PEM).")
+    group.addoption("--crosmos-key", action="store", default=None, metavar="FILE",
+                    help="The client certificate's key, if not in --crosmos-cert's file.")
+    group.addoption("--crosmos-header", action="append", default=[], metavar="'Name: value'",
+                    help="A header for every request (a gateway's key); repeatable; never printed.")
+    group.addoption("--crosmos-proxy", action="store", default=None, metavar="URL",
+                    help="Send every request through this proxy (default: $HTTP(S)_PROXY with $NO_PROXY).")
+    group.addoption("--crosmos-rate-limit", action="store", default=None, metavar="N/s|N/m",
+                    help="At most this many requests per second or minute (default: learn from 429s).")
+    group.addoption("--crosmos-workers", action="store", default=None, type=int, metavar="N",
+                    help="Requests in flight at once (default: 1 nearby, 4 for a server 50 ms or more away).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,12 +70,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     if not (config.getoption("crosmos_token") or os.environ.get(TOKEN_ENV)):
         raise pytest.UsageError(f"--crosmos-base-url needs --crosmos-token or ${TOKEN_ENV}")
-    from conformance.client import check_base_url
+    from conformance.transport import check_base_url
 
     try:
         check_base_url(config.getoption("crosmos_base_url"))
     except ValueError as exc:
         raise pytest.UsageError(f"--crosmos-base-url: {exc}") from None
+    try:
+        config.stash[_OPTIONS] = _run_options(config)
+    except ValueError as exc:  # CredentialError too: its message never holds the value
+        raise pytest.UsageError(str(exc).replace("--", "--crosmos-", 1) if str(exc).startswith("--") else str(exc)) \
+            from None
     from crosmos_contract.catalogue import CATALOGUE
 
     suite = CrosmosSuite.from_parent(session, name="crosmos", path=config.rootpath / "crosmos", nodeid="crosmos")
@@ -110,28 +135,62 @@ def _suite_result(config: pytest.Config) -> SuiteResult:
     """
     cached = config.stash.get(_RESULT, None)
     if cached is None:
-        from conformance.engine import RunOptions, run_suite
-        from conformance.result import CertLevel
-        from crosmos_contract.exchange import redact
+        from conformance.engine import run_suite
+        from conformance.findings import hide
 
-        token = config.getoption("crosmos_token") or os.environ.get(TOKEN_ENV, "")
+        options = config.stash[_OPTIONS]
         try:
-            cached = run_suite(RunOptions(
-                base_url=config.getoption("crosmos_base_url"),
-                token=token,
-                profile=config.getoption("crosmos_profile"),
-                level=CertLevel(config.getoption("crosmos_level")),
-                seed=config.getoption("crosmos_seed"),
-                timezone=config.getoption("crosmos_timezone"),
-            ))
+            cached = run_suite(options)
         except Exception as exc:  # a connection or usage problem fails every item with the same cause
-            cached = redact(f"cannot certify: {type(exc).__name__}: {exc}", token)
+            cached = hide(f"cannot certify: {type(exc).__name__}: {exc}", options.token,
+                          options.transport.secrets)
+        else:
+            if cached.exit_code == 2:  # cut short with nothing decided: no check may read as passed
+                cached = f"incomplete ({cached.stop_reason}): " + "; ".join(cached.errors)
         config.stash[_RESULT] = cached
     if isinstance(cached, str):
         # Not a verdict about the server (rc 1 would read as "not conformant"): one line, and
         # pytest's own usage exit, as the CLI exits 2.
         pytest.exit(cached, returncode=pytest.ExitCode.USAGE_ERROR)
     return cached
+
+
+def _run_options(config: pytest.Config) -> RunOptions:
+    """The options as the CLI would build them; ValueError (never quoting a secret) when they cannot work."""
+    from pathlib import Path
+
+    from conformance.credentials import clean_token, parse_headers
+    from conformance.engine import RunOptions
+    from conformance.pacing import parse_rate
+    from conformance.result import CertLevel
+    from conformance.transport import TransportSettings
+
+    given = config.getoption("crosmos_token")
+    token, note = clean_token(given or os.environ.get(TOKEN_ENV, ""), "--crosmos-token" if given else f"${TOKEN_ENV}")
+    headers, notes = parse_headers(config.getoption("crosmos_header"))
+    rate = config.getoption("crosmos_rate_limit")
+
+    def path(name: str) -> Path | None:
+        value = config.getoption(name)
+        return None if value is None else Path(value)
+
+    transport = TransportSettings(cacert=path("crosmos_cacert"), insecure=config.getoption("crosmos_insecure"),
+                                  cert=path("crosmos_cert"), key=path("crosmos_key"), headers=headers,
+                                  proxy=config.getoption("crosmos_proxy"),
+                                  rate_limit=None if rate is None else parse_rate(rate))
+    transport.validate()
+    return RunOptions(
+        base_url=config.getoption("crosmos_base_url"),
+        token=token,
+        profile=config.getoption("crosmos_profile"),
+        level=CertLevel(config.getoption("crosmos_level")),
+        seed=config.getoption("crosmos_seed"),
+        timezone=config.getoption("crosmos_timezone"),
+        budget=config.getoption("crosmos_budget"),
+        workers=config.getoption("crosmos_workers"),
+        transport=transport,
+        notes=tuple([note] if note else []) + tuple(notes),
+    )
 
 
 def _describe(check: Any) -> str:

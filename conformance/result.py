@@ -7,10 +7,12 @@ applicable* when no response exercised it (a server that always answers 403 neve
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from conformance.pacing import RateLimitReport
 from crosmos_contract.catalogue import CATALOGUE, CheckSpec, Level
 
 
@@ -91,11 +93,36 @@ class SuiteResult:
     errors: tuple[str, ...] = ()  # engine trouble worth reporting (not findings)
     target: str = "server"  # "server" or "embedded mock"
     generated_cases: int = 0
-    stop_reason: str = "completed"
+    stop_reason: str = "completed"  # "completed" only when every probe and generated case was sent and answered
+    probes_run: int = 0
+    probes_planned: int = 0
+    budget_s: float = 0.0  # the cap the run had (derived or given)
+    workers: int = 1
+    rate_limits: RateLimitReport = field(default_factory=RateLimitReport)
+    notes: tuple[str, ...] = ()  # about the options (a token's whitespace stripped), not the server
+    problem: str | None = None  # the suite could not certify at all (unreachable, token refused, ...)
+
+    @property
+    def complete(self) -> bool:
+        """Everything planned was sent and answered: only then can a run pass."""
+        return self.problem is None and self.stop_reason == "completed"
 
     @property
     def conformant(self) -> bool:
-        return not self.failed_ids_at(self.level)
+        """Conformant at the level asked: nothing deciding failed, and the run was complete.
+
+        A run cut short (the budget, a server that stopped answering, a rate limit never lifted)
+        never passes: what was not sent was not checked.
+        """
+        return self.complete and not self.failed_ids_at(self.level)
+
+    @property
+    def exit_code(self) -> int:
+        """0 conformant, 1 a failure that decides the level asked (found even in a run cut short),
+        2 nothing decided: the suite could not certify, or the run is incomplete."""
+        if self.failed_ids_at(self.level):
+            return 1
+        return 0 if self.complete else 2
 
     def failed_ids_at(self, level: CertLevel) -> frozenset[str]:
         return frozenset(c.id for c in self.checks if c.outcome is Outcome.FAIL and level.decides(c.spec))
@@ -107,7 +134,11 @@ class SuiteResult:
 
     @property
     def verdict(self) -> str:
-        return "conformant" if self.conformant else "not conformant"
+        if self.failed_ids_at(self.level):
+            return "not conformant"
+        if self.problem is not None:
+            return "cannot certify"
+        return "conformant" if self.complete else "incomplete"
 
     def by_id(self, check_id: str) -> CheckResult:
         for check in self.checks:
@@ -128,9 +159,11 @@ class SuiteResult:
 
 @dataclass
 class ResultBuilder:
-    """Collects findings and notes during a run and folds them into per-check results."""
+    """Collects findings and notes during a run and folds them into per-check results (thread-safe:
+    probes and generated cases may be judged on several workers)."""
 
     examples_per_check: int = 3
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _findings: dict[str, list[Finding]] = field(default_factory=dict)
     _occurrences: dict[str, int] = field(default_factory=dict)
     _seen_responses: set[tuple[str, str]] = field(default_factory=set)
@@ -140,6 +173,10 @@ class ResultBuilder:
     def add_finding(self, finding: Finding) -> None:
         """Keep a few distinct findings per check; count each failing response once per check
         (a body with three float fields is one failing response, not three)."""
+        with self._lock:
+            self._add_finding(finding)
+
+    def _add_finding(self, finding: Finding) -> None:
         key = (finding.check_id, finding.response_key)
         if not finding.response_key or key not in self._seen_responses:
             self._seen_responses.add(key)
@@ -149,13 +186,18 @@ class ResultBuilder:
             kept.append(finding)
 
     def add_note(self, note: Note) -> None:
+        with self._lock:
+            self._add_note(note)
+
+    def _add_note(self, note: Note) -> None:
         kept = self._notes.setdefault(note.check_id, [])
         if len(kept) < self.examples_per_check and all(n.message != note.message for n in kept):
             kept.append(note)
 
     def exercised(self, check_ids: Iterable[str], times: int = 1) -> None:
-        for check_id in check_ids:
-            self._exercised[check_id] = self._exercised.get(check_id, 0) + times
+        with self._lock:
+            for check_id in check_ids:
+                self._exercised[check_id] = self._exercised.get(check_id, 0) + times
 
     def exercised_counts(self, counts: Mapping[str, int]) -> None:
         for check_id, times in counts.items():

@@ -68,8 +68,15 @@ def _header(result: SuiteResult) -> RenderableType:
         f"Contract sha256 {result.contract_sha256[:16]}…   kit {result.kit_version}   "
         f"schemathesis {result.schemathesis_version}",
         f"Requests {result.requests} ({result.generated_cases} generated) in {result.duration_s:.1f} s"
+        f" of a {result.budget_s:g} s budget, {result.workers} worker{'s' if result.workers != 1 else ''}"
         + ("" if result.stop_reason == "completed" else f"   stopped early: {result.stop_reason}"),
     ]
+    limits = result.rate_limits
+    if limits.refusals or limits.fixed_rate:
+        paced = f", paced at {limits.paced_at:g} req/s" if limits.paced_at else ""
+        lines.append(f"Rate limit {limits.refusals} refusals (429) met, {limits.retries} retried, "
+                     f"{limits.waited_s:.1f} s waited, {limits.unanswered} never answered{paced}")
+    lines += [f"Note     {note}" for note in result.notes]
     return Panel("\n".join(lines), title="Crosmos usage endpoint conformance", expand=False)
 
 
@@ -87,6 +94,8 @@ def _table(result: SuiteResult) -> RenderableType:
 
 
 def _verdict(result: SuiteResult) -> RenderableType:
+    if result.problem is not None:
+        return Text(f"\nCANNOT CERTIFY: {result.problem}", style="bold red")
     counts = result.counts()
     summary = ", ".join(f"{count} {name}" for name, count in counts.items() if count)
     style = "bold green" if result.conformant else "bold red"
@@ -95,4 +104,8 @@ def _verdict(result: SuiteResult) -> RenderableType:
     text.append(f"  ({summary})", style="")
     if decisive:
         text.append(f"\nFailing: {', '.join(decisive)}", style=style)
+    if not result.complete:
+        text.append(f"\nIncomplete ({result.stop_reason}): {result.probes_run} of {result.probes_planned} probes, "
+                    f"{result.generated_cases} generated cases sent; what was not sent was not checked",
+                    style="bold yellow")
     return text

@@ -41,11 +41,15 @@ at level <b>{{ r.level.value }}</b> ({{ 'MUST rules' if r.level.value == 'core' 
 <dt>Profile</dt><dd>{{ r.profile }}</dd>
 <dt>Seed</dt><dd>{{ r.seed }}</dd>
 <dt>Time zone</dt><dd>{{ r.timezone }}</dd>
-<dt>Requests</dt><dd>{{ r.requests }} ({{ r.generated_cases }} generated) in {{ '%.1f' % r.duration_s }} s</dd>
+<dt>Requests</dt><dd>{{ r.requests }} ({{ r.generated_cases }} generated) in {{ '%.1f' % r.duration_s }} s
+of a {{ r.budget_s }} s budget{% if not r.complete %}; <b>incomplete: {{ r.stop_reason }}</b>{% endif %}</dd>
+<dt>Rate limits</dt><dd>{{ r.rate_limits.refusals }} refusals (429) met, {{ r.rate_limits.retries }} retried,
+{{ r.rate_limits.waited_s }} s waited, {{ r.rate_limits.unanswered }} never answered</dd>
 <dt>Contract sha256</dt><dd>{{ r.contract_sha256 }}</dd>
 <dt>Kit</dt><dd>crosmos-contract-kit {{ r.kit_version }}, schemathesis {{ r.schemathesis_version }}</dd>
 <dt>Started</dt><dd>{{ r.started_at }}</dd>
 </dl>
+{% for n in r.notes %}<p>Note: {{ n }}</p>{% endfor %}
 {% if r.errors %}<h2>Run problems</h2><ul>{% for e in r.errors %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}
 <h2>Checks</h2>
 <table>

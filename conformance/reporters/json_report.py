@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from conformance.result import CheckResult, Finding, Note, SuiteResult
@@ -29,6 +30,13 @@ def to_dict(result: SuiteResult) -> dict[str, Any]:
         "requests": result.requests,
         "generated_cases": result.generated_cases,
         "stop_reason": result.stop_reason,
+        "complete": result.complete,
+        "problem": result.problem,
+        "probes": {"run": result.probes_run, "planned": result.probes_planned},
+        "budget_s": result.budget_s,
+        "workers": result.workers,
+        "rate_limits": asdict(result.rate_limits),
+        "notes": list(result.notes),
         "summary": result.counts(),
         "failed_ids": sorted(result.failed_ids),
         "errors": list(result.errors),

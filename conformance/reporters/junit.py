@@ -15,11 +15,12 @@ from conformance.result import CheckResult, Outcome, SuiteResult
 def render_junit(result: SuiteResult) -> str:
     decisive_failures = [c for c in result.checks if c.outcome is Outcome.FAIL and result.level.decides(c.spec)]
     skipped = [c for c in result.checks if _skip_reason(c, result) is not None]
+    run_error = _run_error(result)
     suite = ET.Element("testsuite", {
         "name": "crosmos-conformance",
-        "tests": str(len(result.checks)),
+        "tests": str(len(result.checks) + (run_error is not None)),
         "failures": str(len(decisive_failures)),
-        "errors": "0",
+        "errors": str(int(run_error is not None)),
         "skipped": str(len(skipped)),
         "time": f"{result.duration_s:.3f}",
         "timestamp": result.started_at,
@@ -29,6 +30,10 @@ def render_junit(result: SuiteResult) -> str:
                         ("seed", str(result.seed)), ("contract_sha256", result.contract_sha256),
                         ("kit_version", result.kit_version), ("verdict", result.verdict)):
         ET.SubElement(properties, "property", {"name": name, "value": value})
+    if run_error is not None:  # first, so no CI reads a run that certified nothing as green
+        case = ET.SubElement(suite, "testcase", {"classname": "crosmos.run", "name": "run complete", "time": "0"})
+        ET.SubElement(case, "error", {"message": run_error, "type": result.stop_reason}).text = \
+            "\n".join(result.errors)
     for check in result.checks:
         case = ET.SubElement(suite, "testcase", {
             "classname": f"crosmos.{check.spec.category}",
@@ -49,7 +54,7 @@ def render_junit(result: SuiteResult) -> str:
         if check.notes:
             ET.SubElement(case, "system-out").text = "\n".join(f"note: {n.message}\n  {n.curl}" for n in check.notes)
     suites = ET.Element("testsuites", {"name": "crosmos-conformance", "tests": suite.get("tests", "0"),
-                                       "failures": suite.get("failures", "0")})
+                                       "failures": suite.get("failures", "0"), "errors": suite.get("errors", "0")})
     suites.append(suite)
     _clean(suites)
     ET.indent(suites)
@@ -66,6 +71,15 @@ def _clean(element: ET.Element) -> None:
             node.text = _NOT_XML.sub("\ufffd", node.text)
         for key, value in node.attrib.items():
             node.attrib[key] = _NOT_XML.sub("\ufffd", value)
+
+
+def _run_error(result: SuiteResult) -> str | None:
+    if result.problem is not None:
+        return f"cannot certify: {result.problem}"
+    if not result.complete:
+        return (f"incomplete ({result.stop_reason}): {result.probes_run} of {result.probes_planned} probes and "
+                f"{result.generated_cases} generated cases sent")
+    return None
 
 
 def _skip_reason(check: CheckResult, result: SuiteResult) -> str | None:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from conformance.client import ConnectionProblem
 from conformance.engine import PROFILES, kit_version
 from conformance.reporters import render_html, render_json, render_junit
 from conformance.reporters.console import render_console
 from conformance.result import CertLevel, Outcome, SuiteResult
+from conformance.transport import ConnectionProblem
 from crosmos_contract.loader import load_contract
 from tests.conformance.conftest import SEED, certify
 from tests.servers.hostile import refused_url

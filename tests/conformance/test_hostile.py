@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conformance.client import ConnectionProblem
+from conformance.transport import ConnectionProblem
 from tests.conformance.conftest import certify
 from tests.servers.hostile import BEHAVIOURS, serve_hostile
 

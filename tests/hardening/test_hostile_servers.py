@@ -46,7 +46,8 @@ def certify(base_url: str, tmp_path: Path) -> tuple[int, str, dict[str, Any] | N
     return result.returncode, output, data
 
 
-# Cannot certify (exit 2): the reason the preflight request got, on the console; no report.
+# Cannot certify (exit 2): the reason the preflight request got, on the console and in the report
+# (written anyway, so CI keeps it, with the verdict "cannot certify").
 UNUSABLE = {
     "accept-then-hang": "no complete reply before the timeout",
     "slow-drip": "no complete reply before the timeout",
@@ -73,7 +74,7 @@ def test_a_server_that_gives_no_usable_reply_is_a_usage_error(name: str, tmp_pat
         code, output, data = certify(server.base_url, tmp_path)
     assert code == 2, output[-2000:]
     assert UNUSABLE[name] in output, output[-2000:]
-    assert data is None  # no verdict was reached, so no report claims one
+    assert_cannot_certify(data, UNUSABLE[name])  # no verdict was reached, and the report says so
 
 
 @pytest.mark.parametrize("name", sorted(CAUGHT))
@@ -94,7 +95,13 @@ def test_connection_refused_is_a_usage_error(tmp_path: Path) -> None:
     code, output, data = certify(hostile.refused_url(), tmp_path)
     assert code == 2
     assert "connection refused" in output.lower(), output[-2000:]
-    assert data is None
+    assert_cannot_certify(data, "connection refused")
+
+
+def assert_cannot_certify(data: dict[str, object] | None, reason: str) -> None:
+    assert data is not None
+    assert (data["verdict"], data["conformant"], data["complete"]) == ("cannot certify", False, False)
+    assert reason in str(data["problem"])
 
 
 def test_a_redirect_to_another_host_is_not_followed(tmp_path: Path) -> None:

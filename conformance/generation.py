@@ -1,0 +1,212 @@
+"""Generated cases: schemathesis's coverage and fuzzing phases, sent through the suite's transport.
+
+The fuzzed cases are drawn in :data:`~conformance.profiles.FUZZ_SHARDS` batches, each a
+schemathesis run of its own with a seed derived from the run's, so that a few workers can send
+them side by side (schemathesis runs one operation on one worker) while a seed still names the
+same cases. The coverage phase runs in the first batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from schemathesis.engine import context as st_context
+from schemathesis.engine import events, from_schema
+
+from conformance.budget import RunBudget
+from conformance.checks import (
+    BUILTIN_CHECKS,
+    OUR_CHECKS,
+    ContractViolation,
+    RunState,
+    activated,
+    builtin_check_id,
+    conceal,
+    describe_builtin,
+)
+from conformance.findings import finding
+from conformance.pacing import is_refusal
+from conformance.profiles import Profile, shard_sizes
+from conformance.result import ResultBuilder
+from conformance.transport import Transport
+from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, utc_now
+from crosmos_contract.loader import LoadedContract
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    seed: int
+    max_examples: int
+    coverage: bool
+    fuzzing: bool
+
+
+def plan(profile: Profile, seed: int) -> list[Shard]:
+    """The batches a profile's generated cases are drawn in; empty batches are left out."""
+    shards = []
+    for index, size in enumerate(shard_sizes(profile.max_examples)):
+        coverage = profile.coverage and index == 0
+        fuzzing = profile.fuzzing and size > 0
+        if coverage or fuzzing:
+            shards.append(Shard(index, seed + index, max(size, 1), coverage, fuzzing))
+    return shards
+
+
+def build_schema(contract: LoadedContract, base_url: str, token: str, timeout: float, shard: Shard) -> Any:
+    checks: dict[str, Any] = {"enabled": False}
+    for name in (*BUILTIN_CHECKS, *OUR_CHECKS):
+        checks[name] = {"enabled": True}
+    config: dict[str, Any] = {
+        "seed": shard.seed,
+        "base-url": base_url.rstrip("/"),
+        "headers": {"Authorization": f"Bearer {token}"},
+        "request-timeout": timeout,
+        "workers": 1,
+        "continue-on-failure": True,  # record every finding; no stopping, no shrinking mid-budget
+        "cache": {"enabled": False},  # nothing written to the user's working directory
+        "suppress-health-check": ["all"],
+        "max-redirects": 0,
+        "generation": {"max-examples": shard.max_examples, "database": "none", "no-shrink": True,
+                       "mode": "all"},
+        "phases": {"examples": {"enabled": False}, "stateful": {"enabled": False},
+                   "coverage": {"enabled": shard.coverage}, "fuzzing": {"enabled": shard.fuzzing}},
+        "checks": checks,
+    }
+    return schemathesis.openapi.from_dict(contract.raw, config=schemathesis.Config.from_dict(config))
+
+
+@dataclass
+class GenerationRun:
+    """One run's generated cases: what every batch shares, and what they found."""
+
+    contract: LoadedContract
+    base_url: str
+    token: str
+    timeout: float
+    state: RunState
+    builder: ResultBuilder
+    budget: RunBudget
+    secrets: Sequence[str] = ()
+    notify: Callable[[int, str], None] = lambda done, detail: None
+    grow: Callable[[], None] = lambda: None  # lets a derived budget make room for a pace learned meanwhile
+    sent: int = 0
+    errors: list[str] = field(default_factory=list)
+    cut_short: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, shards: Sequence[Shard], workers: int) -> None:
+        if workers <= 1:
+            for shard in shards:
+                self._run_shard(shard)
+            return
+        with ThreadPoolExecutor(max_workers=min(workers, len(shards)), thread_name_prefix="generate") as pool:
+            for future in [pool.submit(self._run_shard, shard) for shard in shards]:
+                future.result()
+
+    def _run_shard(self, shard: Shard) -> None:
+        if self.budget.spent():
+            with self._lock:
+                self.cut_short = True
+            return
+        schema = build_schema(self.contract, self.base_url, self.token, self.timeout, shard)
+        with activated(schema, self.state):
+            stream = from_schema(schema).execute()
+            stopped = False
+            for event in stream:
+                if isinstance(event, events.ScenarioFinished):
+                    with self._lock:
+                        self.sent += len(event.recorder.interactions)
+                        sent = self.sent
+                    self._collect(event.recorder)
+                    self.notify(sent, event.phase.name.lower())
+                    self.grow()
+                    if not stopped and self.budget.spent():
+                        stopped = True
+                        with self._lock:
+                            self.cut_short = True
+                        stream.stop()
+                elif isinstance(event, events.NonFatalError):
+                    self._error(f"schemathesis: {event.info.title}: {' '.join(event.info.message.split())}")
+                elif isinstance(event, events.FatalError):
+                    self._error(f"schemathesis stopped: {event.exception}")
+                elif isinstance(event, events.EngineFinished) and not stopped:
+                    reason = str(event.stop_reason.value)
+                    if reason != "completed":
+                        self._error(f"schemathesis stopped batch {shard.index + 1}: {reason}")
+                        with self._lock:
+                            self.cut_short = True
+
+    def _error(self, text: str) -> None:
+        with self._lock:
+            if text[:500] not in self.errors:
+                self.errors.append(text[:500])
+
+    def _collect(self, recorder: Any) -> None:
+        hidden = self.state.hidden_headers
+        for case_id, nodes in recorder.checks.items():
+            for node in nodes:
+                info = node.failure_info
+                if info is None:
+                    continue
+                failure = info.failure
+                if isinstance(failure, ContractViolation):
+                    self.builder.add_finding(finding(failure.check_id, failure.violation.received,
+                                                     failure.violation.expected, failure.exchange, self.token,
+                                                     self.secrets, response_key=f"case:{case_id}"))
+                    continue
+                exchange = _exchange_from_interaction(recorder, failure.case_id or case_id, hidden)
+                if exchange is None or exchange.response is None:
+                    continue
+                if is_refusal(exchange.response.status, exchange.response.header("Retry-After")):
+                    continue  # the server protecting itself: not its answer, not a finding
+                check_id = builtin_check_id(failure, exchange.status, exchange.request.method)
+                if check_id is None:
+                    continue
+                self.builder.add_finding(finding(check_id, *describe_builtin(failure, check_id, exchange.response),
+                                                 exchange, self.token, self.secrets, failure.title,
+                                                 response_key=f"case:{case_id}"))
+
+
+def _exchange_from_interaction(recorder: Any, case_id: str, hidden: frozenset[str]) -> Exchange | None:
+    interaction = recorder.interactions.get(case_id)
+    if interaction is None:
+        return None
+    request = interaction.request
+    sent = SentRequest(request.method, request.uri, conceal(headers_from(request.headers), hidden))
+    response = interaction.response
+    received = None
+    if response is not None:
+        received = ReceivedResponse(response.status_code, headers_from(response.headers), response.content or b"",
+                                    response.elapsed)
+    now = utc_now()
+    case = recorder.cases.get(case_id)
+    phase = case.value.meta.phase.name.value if case is not None and case.value.meta is not None else "generated"
+    return Exchange(sent, received, now, now, f"generated:{phase}")
+
+
+@contextlib.contextmanager
+def sessions_from(transport: Transport) -> Iterator[None]:
+    """Every session schemathesis makes (its cases' and its capability probes') is one of the transport's.
+
+    schemathesis builds sessions with ``make_session`` from its own config; replacing that one
+    factory routes its requests through the same adapter, TLS, proxy, pace and body cap as the probes.
+    """
+    original = st_context.make_session
+
+    def make_session(*args: Any, **kwargs: Any) -> Any:
+        return transport.session()
+
+    st_context.make_session = make_session
+    try:
+        yield
+    finally:
+        st_context.make_session = original
+
+

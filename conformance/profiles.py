@@ -1,0 +1,43 @@
+"""How much the suite sends: profiles are counts, so a seed fixes the run on any machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FUZZ_SHARDS = 4  # the fuzzed cases are drawn in this many seeded batches, so workers can send them side by side
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much generated data to send.
+
+    Probes always run in full; generation is the coverage phase plus ``max_examples`` fuzzed cases,
+    drawn in :data:`FUZZ_SHARDS` batches seeded from the run's seed (the same cases however many
+    workers send them). ``budget`` is only a cap, and the default one grows with the latency and
+    the pace the server allows (see ``conformance.budget``): a run the budget cuts short is
+    incomplete, never a pass.
+    """
+
+    name: str
+    max_examples: int  # generated cases in the fuzzing phase
+    max_time: int | None  # None: one batch (every profile; kept for callers that want a time-bound run)
+    budget: float  # the default cap, in seconds, on the whole run at local speed, probes included
+    coverage: bool = True
+    fuzzing: bool = True
+    description: str = ""
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", max_examples=5, max_time=None, budget=30,
+                     description="every probe, the coverage phase and a handful of fuzzed cases (tests)"),
+    "quick": Profile("quick", max_examples=400, max_time=None, budget=30,
+                     description="every probe, the coverage phase and 400 fuzzed cases (about 6 s locally)"),
+    "standard": Profile("standard", max_examples=2500, max_time=None, budget=120,
+                        description="every probe, the coverage phase and 2,500 fuzzed cases (about 30 s "
+                                    "locally)"),
+}
+
+
+def shard_sizes(total: int, shards: int = FUZZ_SHARDS) -> list[int]:
+    """``total`` fuzzed cases split into batches as even as can be (the first ones larger)."""
+    return [total // shards + (1 if index < total % shards else 0) for index in range(shards)]
