@@ -22,6 +22,7 @@ from mockserver.faults import FaultSettings
 from mockserver.server import PortInUseError, ServerOptions, configure_logging, imports_frozen, serve
 from mockserver.settings import CONTROL_PREFIX, MockSettings
 from mockserver.state import EXTENSION
+from mockserver.tls import TlsFileError, TlsSettings, load_tls_settings
 
 T = TypeVar("T")
 log = logging.getLogger("mockserver")
@@ -53,6 +54,10 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
 @click.option("--port", default=4010, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0 picks a free one and prints it).")
+@click.option("--tls-cert", type=click.Path(path_type=Path), metavar="FILE",
+              help="Serve HTTPS with this certificate (PEM, chain after the leaf); needs --tls-key.")
+@click.option("--tls-key", type=click.Path(path_type=Path), metavar="FILE",
+              help="The private key of --tls-cert (PEM, unencrypted).")
 @click.option("--spec", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="OpenAPI 3.x document to mock [default: the embedded Crosmos contract].")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated data.")
@@ -95,20 +100,26 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
                    "$XDG_CACHE_HOME/crosmos-mock, else ~/.cache/crosmos-mock; env CROSMOS_MOCK_CONTRACT_CACHE=0 "
                    "turns it off.")
 @click.pass_context
-def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int, workers: int, threads: int,
-         log_level: str,
+def main(ctx: click.Context, host: str, port: int, tls_cert: Path | None, tls_key: Path | None, spec: Path | None,
+         seed: int, workers: int, threads: int, log_level: str,
          access_log: bool, scenario: str, latency: tuple[int, int] | None, error_rate: float | None,
          error_status: int, rate_limit_emulation: bool, live_usage: tuple[str, int] | None,
          cors_origins: tuple[str, ...], upstream: str | None, strict: bool, reload: bool, journal_size: int,
          control: bool, tokens: tuple[str, ...], contract_cache: bool) -> None:
     """Serve a mock of the Crosmos usage endpoint (or of any OpenAPI 3.x document).
 
-    Control API and dashboard: http://HOST:PORT/__mock/ (scenarios, faults, journal).
+    Control API and dashboard: http://HOST:PORT/__mock/ (https:// with --tls-cert; scenarios, faults, journal).
     With a command (``export``), the options above are not used.
     """
     if ctx.invoked_subcommand is not None:
         return
     _check_combinations(upstream, strict, scenario, live_usage, rate_limit_emulation)
+    try:
+        tls = load_tls_settings(tls_cert, tls_key)
+    except TlsFileError as exc:
+        if exc.option is None:
+            raise click.UsageError(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint=f"'{exc.option}'") from None
     # openapi-spec-validator's pure-Python backend checks the contract as fast here (~0.4 s) and leaves
     # jsonschema-rs's native library (~5 MB resident) out of the server; a user's own choice stands.
     os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
@@ -119,11 +130,11 @@ def main(ctx: click.Context, host: str, port: int, spec: Path | None, seed: int,
                             reload=reload, journal_size=journal_size, control=control, tokens=frozenset(tokens),
                             contract_cache=default_cache_dir() if contract_cache else None)
     with imports_frozen():
-        _build_and_serve(settings, host, port, workers, threads, control, fault_settings)
+        _build_and_serve(settings, host, port, workers, threads, control, fault_settings, tls)
 
 
 def _build_and_serve(settings: MockSettings, host: str, port: int, workers: int, threads: int, control: bool,
-                     fault_settings: FaultSettings) -> None:
+                     fault_settings: FaultSettings, tls: TlsSettings | None = None) -> None:
     try:
         app = create_app(settings)
     except ContractError as exc:
@@ -137,7 +148,8 @@ def _build_and_serve(settings: MockSettings, host: str, port: int, workers: int,
         watcher = app.extensions[EXTENSION].watcher
         serve(app, ServerOptions(host=host, port=port, workers=workers, threads=threads,
                                  welcome=functools.partial(welcome, control=control),
-                                 on_worker_start=watcher.start_timer if watcher is not None else None))
+                                 on_worker_start=watcher.start_timer if watcher is not None else None,
+                                 tls=tls))
     except PortInUseError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -25,9 +25,11 @@ def running_mock(seed: int = 0, spec: Path | None = None, extra_args: Sequence[s
                  output: Path | None = None) -> Iterator[str]:
     """Start ``crosmos-mock`` (the production server, as users start it) on a free 127.0.0.1 port.
 
-    Yields its base URL; stops it on exit. Raises RuntimeError with the mock's own words if it
-    does not come up within ``timeout`` seconds. With ``output``, everything the mock prints
-    (its logs included) is appended to that file.
+    Yields its base URL, read from its ready line (``https://`` when ``extra_args`` has
+    ``--tls-cert``/``--tls-key``: the line is printed once a worker accepts connections, so
+    readiness needs no request and no trust in the certificate); stops it on exit. Raises
+    RuntimeError with the mock's own words if it does not come up within ``timeout`` seconds.
+    With ``output``, everything the mock prints (its logs included) is appended to that file.
     """
     command = [sys.executable, "-m", "mockserver", "--port", "0", "--seed", str(seed),
                "--workers", str(workers), "--threads", str(threads), *extra_args]

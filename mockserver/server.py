@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Flask
 
+from mockserver.tls import TlsSettings
 from mockserver.turns import WSGIApp
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,11 @@ class ServerOptions:
     engine: str = "granian"
     welcome: Callable[[str], str] | None = None  # the first screen's text after the address, given the URL
     on_worker_start: Callable[[], None] | None = None  # in each worker, after the fork (threads may start here)
+    tls: TlsSettings | None = None  # serve HTTPS with this certificate (checked: mockserver.tls)
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.tls is None else "https"
 
 
 class PortInUseError(OSError):
@@ -137,21 +143,24 @@ def lean_wsgi_runner(callback: WSGIApp, scope_opts: dict[str, Any], access_log_f
     return runner
 
 
-def _announce(host: str, port: int, welcome: Callable[[str], str] | None = None) -> None:
+def _announce(host: str, port: int, welcome: Callable[[str], str] | None = None, scheme: str = "http") -> None:
     """The ready line first (tools wait for it), then what a person needs to start."""
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    url = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
     print(f"{READY_LINE}{url}", flush=True)
     if welcome is not None:
         print(welcome(url), flush=True)
 
 
 def _announce_when_accepting(host: str, port: int, welcome: Callable[[str], str] | None = None,
-                             timeout: float = 30.0) -> None:
-    """Print ``READY_LINE`` once a worker accepts connections (granian binds in the workers)."""
+                             timeout: float = 30.0, scheme: str = "http") -> None:
+    """Print ``READY_LINE`` once a worker accepts connections (granian binds in the workers).
+
+    A TCP connect, for HTTPS too: the worker that accepts it is the one that serves TLS.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            _announce(host, port, welcome)
+            _announce(host, port, welcome, scheme)
             return
         time.sleep(0.01)
     log.error("no worker accepted connections on %s:%d within %.0fs", host, port, timeout)
@@ -182,7 +191,7 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
     ``socket.create_connection`` imports ``encodings.idna`` and a worker forked mid-import hung
     every request on that module lock (werkzeug encodes host names with idna).
     """
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, SSLProtocols
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import MPServer
@@ -193,15 +202,19 @@ def _serve_granian(app: Flask, options: ServerOptions) -> None:
         def startup(self, spawn_target: Any, target_loader: Any) -> None:
             super().startup(spawn_target, target_loader)  # type: ignore[no-untyped-call]
             threading.Thread(target=_announce_when_accepting, args=(options.host, port, options.welcome),
-                             daemon=True).start()
+                             kwargs={"scheme": options.scheme}, daemon=True).start()
 
     port = options.port or pick_free_port(options.host)
+    tls: dict[str, Any] = {}
+    if options.tls is not None:  # TLS 1.2 and up, as curl and Python's ssl do (granian's default: 1.3 only)
+        tls = {"ssl_cert": options.tls.cert, "ssl_key": options.tls.key, "ssl_protocol_min": SSLProtocols.tls12}
     server = AnnouncingServer(
         "mockserver.app:create_app",  # a label only: the loader below hands over the app built here
         address=options.host, port=port, interface=Interfaces.WSGI, workers=options.workers,
         blocking_threads=options.threads, http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD),
         log_level=LogLevels.warning, log_dictconfig=_GRANIAN_LOGGING, workers_kill_timeout=STOP_GRACE_S,
         respawn_failed_workers=True,  # as gunicorn does: a worker that dies is replaced, the server stays up
+        **tls,
     )
     # Flask.__call__ only calls wsgi_app, whose layers are the app's (mockserver.app.guarded);
     # the bench serves bare WSGI apps too
@@ -244,9 +257,11 @@ def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
                 "loglevel": "warning",
                 "limit_request_line": 0,  # unlimited here: mockserver.limits refuses with JSON
                 "limit_request_field_size": 0,
-                "when_ready": lambda server: _announce_gunicorn(server, opts.welcome),
+                "when_ready": lambda server: _announce_gunicorn(server, opts.welcome, opts.scheme),
                 "post_worker_init": lambda _worker: opts.on_worker_start() if opts.on_worker_start else None,
             }
+            if opts.tls is not None:
+                settings |= {"certfile": str(opts.tls.cert), "keyfile": str(opts.tls.key)}
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
@@ -256,10 +271,10 @@ def _serve_gunicorn(app: Flask, options: ServerOptions) -> None:
     _Gunicorn(app, options).run()
 
 
-def _announce_gunicorn(server: Any, welcome: Callable[[str], str] | None) -> None:
+def _announce_gunicorn(server: Any, welcome: Callable[[str], str] | None, scheme: str = "http") -> None:
     for listener in server.LISTENERS:
         host, port = listener.sock.getsockname()[:2]
-        _announce(host, port, welcome)
+        _announce(host, port, welcome, scheme)
 
 
 def freeze_startup_objects() -> None:
