@@ -130,13 +130,14 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
         workers = options.workers or (AUTO_WORKERS if runner.preflight_seconds >= FAR_AWAY_S else 1)
         budget.fit(planned, runner.preflight_seconds, workers, settings.rate_limit)
         generation.grow = lambda: _grow_for_pace(budget, transport, planned, runner.preflight_seconds, workers)
+        generation.transport_stopped = lambda: transport.stopped
         notify(Progress("probes", 0, len(PROBES), "starting"))
         done, stop_reason, error = run_probes(
             runner, PROBES, workers, lambda n, name: notify(Progress("probes", n, len(PROBES), name)))
         if error:
             errors.append(error)
         _grow_for_pace(budget, transport, planned, runner.preflight_seconds, workers)
-        if stop_reason == "completed" and shards:
+        if stop_reason == "completed" and shards and not transport.stopped:
             if budget.remaining() < 1:
                 stop_reason = "budget spent on probes"
                 errors.append(f"No generated cases: the {budget.seconds:g} s budget was spent on the probes; "
@@ -151,10 +152,11 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     rate_limits = transport.rate_limits()
     unanswered = runner.unanswered + state.refusals
     if rate_limits.beyond_budget is not None:
+        errors[:] = [error for error in errors if "budget was spent" not in error]
         errors.append(f"The server asked to wait {rate_limits.beyond_budget:g} s (Retry-After), beyond what was "
-                      "left of the budget")
-        if stop_reason == "completed":
-            stop_reason = "rate limited beyond the budget"
+                      f"left of the {budget.seconds:g} s budget; the run stopped there: rerun later or with a "
+                      "larger --budget")
+        stop_reason = "rate limited beyond the budget"
     if unanswered and stop_reason == "completed":
         stop_reason = "rate limited"
         errors.append(f"{unanswered} requests were still refused (429) after every retry: their rules were not "

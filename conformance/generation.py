@@ -3,7 +3,7 @@
 The fuzzed cases are drawn in :data:`~conformance.profiles.FUZZ_SHARDS` batches, each a
 schemathesis run of its own with a seed derived from the run's, so that a few workers can send
 them side by side (schemathesis runs one operation on one worker) while a seed still names the
-same cases. The coverage phase runs in the first batch.
+same cases. The coverage phase is a batch of its own.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from conformance.checks import (
 )
 from conformance.findings import finding
 from conformance.pacing import is_refusal
-from conformance.profiles import Profile, shard_sizes
+from conformance.profiles import FUZZ_SHARDS, Profile, shard_size
 from conformance.result import ResultBuilder
 from conformance.transport import Transport
 from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, utc_now
@@ -49,13 +49,15 @@ class Shard:
 
 
 def plan(profile: Profile, seed: int) -> list[Shard]:
-    """The batches a profile's generated cases are drawn in; empty batches are left out."""
-    shards = []
-    for index, size in enumerate(shard_sizes(profile.max_examples)):
-        coverage = profile.coverage and index == 0
-        fuzzing = profile.fuzzing and size > 0
-        if coverage or fuzzing:
-            shards.append(Shard(index, seed + index, max(size, 1), coverage, fuzzing))
+    """The batches a profile's generated cases are drawn in: the coverage phase alone (about as many
+    cases as a fuzzing batch of the quick profile), then the fuzzed cases; empty batches left out."""
+    size = shard_size(profile.max_examples)
+    # Every batch has the same max-examples, the coverage batch too (it does not fuzz): hypothesis
+    # runs started side by side can read each other's settings, which must then not matter.
+    shards = [Shard(0, seed, size, coverage=True, fuzzing=False)] if profile.coverage else []
+    if profile.fuzzing:
+        shards += [Shard(index, seed + index, size, coverage=False, fuzzing=True)
+                   for index in range(1, FUZZ_SHARDS + 1)]
     return shards
 
 
@@ -96,22 +98,41 @@ class GenerationRun:
     secrets: Sequence[str] = ()
     notify: Callable[[int, str], None] = lambda done, detail: None
     grow: Callable[[], None] = lambda: None  # lets a derived budget make room for a pace learned meanwhile
+    transport_stopped: Callable[[], bool] = lambda: False  # a Retry-After beyond the budget: stop sending
     sent: int = 0
     errors: list[str] = field(default_factory=list)
     cut_short: bool = False
+    rerun: list[int] = field(default_factory=list)  # fuzz batches sent again (see run)
+    _per_shard: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, shards: Sequence[Shard], workers: int) -> None:
-        if workers <= 1:
+        """Every batch; with several workers, the first fuzz batch alone, then the others side by side.
+
+        schemathesis 4.32's fuzzing sets something up lazily on its first run in a process; runs
+        started side by side before that race on it, and one of them stops after a single case
+        (seen here in 1 of 2 first parallel starts, never after one run completed). So one fuzz
+        batch runs alone first, and a batch that still comes back with fewer than half its cases
+        is sent again, alone, so that a seed names the same cases whatever the workers.
+        """
+        if workers <= 1 or len(shards) <= 1:
             for shard in shards:
                 self._run_shard(shard)
             return
-        with ThreadPoolExecutor(max_workers=min(workers, len(shards)), thread_name_prefix="generate") as pool:
-            for future in [pool.submit(self._run_shard, shard) for shard in shards]:
+        first = next((shard for shard in shards if shard.fuzzing), shards[0])
+        self._run_shard(first)
+        rest = [shard for shard in shards if shard is not first]
+        with ThreadPoolExecutor(max_workers=min(workers, len(rest)), thread_name_prefix="generate") as pool:
+            for future in [pool.submit(self._run_shard, shard) for shard in rest]:
                 future.result()
+        for shard in rest:
+            if shard.fuzzing and not self.cut_short and self._per_shard.get(shard.index, 0) * 2 < shard.max_examples:
+                self.rerun.append(shard.index)
+                self._per_shard[shard.index] = 0
+                self._run_shard(shard)
 
     def _run_shard(self, shard: Shard) -> None:
-        if self.budget.spent():
+        if self.budget.spent() or self.transport_stopped():
             with self._lock:
                 self.cut_short = True
             return
@@ -124,10 +145,12 @@ class GenerationRun:
                     with self._lock:
                         self.sent += len(event.recorder.interactions)
                         sent = self.sent
+                        self._per_shard[shard.index] = self._per_shard.get(shard.index, 0) + len(
+                            event.recorder.interactions)
                     self._collect(event.recorder)
                     self.notify(sent, event.phase.name.lower())
                     self.grow()
-                    if not stopped and self.budget.spent():
+                    if not stopped and (self.budget.spent() or self.transport_stopped()):
                         stopped = True
                         with self._lock:
                             self.cut_short = True

@@ -94,7 +94,7 @@ class ProbeRunner:
         self._judge(exchange)
 
     def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN) -> Exchange:
-        if self.budget is not None and self.budget.spent():
+        if (self.budget is not None and self.budget.spent()) or self.client.transport.stopped:
             raise BudgetSpent
         exchange = self.client.send(USAGE_PATH, params=params, headers=self._headers(authorization),
                                     origin=f"probe:{name}")

@@ -38,6 +38,6 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def shard_sizes(total: int, shards: int = FUZZ_SHARDS) -> list[int]:
-    """``total`` fuzzed cases split into batches as even as can be (the first ones larger)."""
-    return [total // shards + (1 if index < total % shards else 0) for index in range(shards)]
+def shard_size(total: int, shards: int = FUZZ_SHARDS) -> int:
+    """Fuzzed cases per batch: ``total`` split evenly, rounded up (every batch the same size)."""
+    return max(1, -(-total // shards))

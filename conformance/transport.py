@@ -186,6 +186,11 @@ class Transport:
         return session
 
     @property
+    def stopped(self) -> bool:
+        """The server asked for a wait the budget cannot hold: nothing more is worth sending."""
+        return self.pacer.beyond_budget is not None
+
+    @property
     def sent(self) -> int:
         """Requests that went out on the wire, retries included."""
         return self._sent
@@ -255,13 +260,14 @@ class _BoundedAdapter(HTTPAdapter):
                 return response
             asked = parse_retry_after(retry_after)
             delay = min(asked if asked is not None else FIRST_BACKOFF_S * 2 ** attempt, MAX_WAIT_S)
+            deadline = transport.deadline
+            if deadline is not None and time.monotonic() + delay > deadline():
+                transport.pacer.refused(0.0)
+                transport.pacer.gave_up(beyond_budget=asked if asked is not None else delay)
+                return response
             transport.pacer.refused(delay)
             if attempt >= MAX_RETRIES:
                 transport.pacer.gave_up()
-                return response
-            deadline = transport.deadline
-            if deadline is not None and time.monotonic() + delay > deadline():
-                transport.pacer.gave_up(beyond_budget=asked if asked is not None else delay)
                 return response
             transport.pacer.record_wait(delay, retried=True)
             attempt += 1
@@ -373,7 +379,15 @@ def failure_reason(exc: BaseException, settings: TransportSettings | None = None
                 or "nodename nor servname" in text:
             return "the host name does not resolve (DNS)"
         if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in lowered:
-            return "the server closed the connection without a complete response"
+            reason = "the server closed the connection without a complete response"
+            request = getattr(exc, "request", None)
+            https = bool(request is not None and str(request.url or "").startswith("https://"))
+            if https and (settings is None or settings.cert is None):
+                # Under TLS 1.3 a server that requires a client certificate checks it after the
+                # handshake and just closes the connection: the alert seldom reaches the client.
+                reason += ("; over TLS this is how a server that requires a client certificate refuses: "
+                           "if it does, give --cert FILE [--key FILE]")
+            return reason
         if "Network is unreachable" in text or "No route to host" in text:
             return "the network is unreachable"
         return "connection failed"
