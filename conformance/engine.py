@@ -9,6 +9,7 @@ callback, and the caller (the CLI, the pytest plugin, a test) decides what a res
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from conformance.findings import hide
 from conformance.generation import GenerationRun, Shard, build_schema, plan, sessions_from
 from conformance.probe_session import ProbeRunner, run_probes
 from conformance.probes import PROBES
-from conformance.profiles import PROFILES, Profile
+from conformance.profiles import COVERAGE_CASES, PROBE_REQUESTS, PROFILES, Profile
 from conformance.result import CertLevel, Note, ResultBuilder, SuiteResult
 from conformance.transport import (
     DEFAULT_MAX_BODY_BYTES,
@@ -39,8 +40,6 @@ from crosmos_contract.clock import resolve_timezone
 from crosmos_contract.judge import JudgeSettings
 from crosmos_contract.loader import load_contract
 
-PROBE_REQUESTS = 110  # about what the probes send (the real token's variants vary a little): for the budget
-COVERAGE_CASES = 120  # about what the coverage phase sends on this contract
 AUTO_WORKERS = 4  # workers for a server whose replies take FAR_AWAY_S or more
 FAR_AWAY_S = 0.05
 
@@ -147,8 +146,11 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
                 errors.extend(generation.errors)
                 if generation.cut_short:
                     stop_reason = "budget"
-                    errors.append(f"The {budget.seconds:g} s budget was spent before every generated case was "
-                                  f"sent ({generation.sent} sent); rerun with a larger --budget")
+                    needed = generation.planned(shards) + PROBE_REQUESTS
+                    larger = math.ceil(budget.seconds * max(1.5, needed / max(1, transport.sent)))
+                    errors.append(f"incomplete: {generation.sent} of about {generation.planned(shards)} generated "
+                                  f"cases sent before the {budget.seconds:g} s budget was spent; rerun with "
+                                  f"--budget {larger}")
     rate_limits = transport.rate_limits()
     unanswered = runner.unanswered + state.refusals
     if rate_limits.beyond_budget is not None:

@@ -32,7 +32,7 @@ from conformance.checks import (
 )
 from conformance.findings import finding
 from conformance.pacing import is_refusal
-from conformance.profiles import FUZZ_SHARDS, Profile, shard_size
+from conformance.profiles import COVERAGE_CASES, FUZZ_SHARDS, Profile, shard_size
 from conformance.result import ResultBuilder
 from conformance.transport import Transport
 from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, headers_from, utc_now
@@ -130,6 +130,12 @@ class GenerationRun:
                 self.rerun.append(shard.index)
                 self._per_shard[shard.index] = 0
                 self._run_shard(shard)
+
+    @staticmethod
+    def planned(shards: Sequence[Shard]) -> int:
+        """About how many cases the batches send (the coverage phase's count is the contract's)."""
+        return sum(shard.max_examples for shard in shards if shard.fuzzing) + COVERAGE_CASES * any(
+            shard.coverage for shard in shards)
 
     def _run_shard(self, shard: Shard) -> None:
         if self.budget.spent() or self.transport_stopped():

@@ -28,7 +28,10 @@ def render_junit(result: SuiteResult) -> str:
     properties = ET.SubElement(suite, "properties")
     for name, value in (("base_url", result.base_url), ("profile", result.profile), ("level", result.level.value),
                         ("seed", str(result.seed)), ("contract_sha256", result.contract_sha256),
-                        ("kit_version", result.kit_version), ("verdict", result.verdict)):
+                        ("kit_version", result.kit_version), ("verdict", result.verdict),
+                        ("stop_reason", result.stop_reason), ("budget_s", f"{result.budget_s:g}"),
+                        ("rate_limit_refusals", str(result.rate_limits.refusals)),
+                        ("rate_limit_waited_s", f"{result.rate_limits.waited_s:g}")):
         ET.SubElement(properties, "property", {"name": name, "value": value})
     if run_error is not None:  # first, so no CI reads a run that certified nothing as green
         case = ET.SubElement(suite, "testcase", {"classname": "crosmos.run", "name": "run complete", "time": "0"})

@@ -97,3 +97,28 @@ def test_a_base_url_without_a_token_is_a_usage_error(tmp_path: Path) -> None:
     done = run_pytest(tmp_path, "--crosmos-base-url", "http://127.0.0.1:9")
     assert done.returncode == 4  # pytest's usage error
     assert "--crosmos-token" in done.stderr
+
+
+def test_a_run_cut_short_ends_the_session_as_a_usage_error_not_green(reference_url: str, tmp_path: Path) -> None:
+    """20 ms per reply, a one-second budget: nothing decided, so no check may read as passed."""
+    from tests.servers.gateway import reverse_proxy
+
+    with reverse_proxy(reference_url, delay=0.02) as gateway:
+        done = run_pytest(tmp_path, "--crosmos-base-url", gateway.url, "--crosmos-token", REFERENCE_TOKEN,
+                          "--crosmos-profile", "smoke", "--crosmos-budget", "1", "--crosmos-workers", "1")
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:]
+    assert "incomplete (budget spent on probes)" in done.stdout
+    assert " passed" not in done.stdout.splitlines()[-1]
+
+
+def test_the_transport_options_carry_the_plugins_prefix(reference_url: str, tmp_path: Path) -> None:
+    """A gateway's key given with --crosmos-header reaches the server with every request."""
+    from tests.servers.gateway import reverse_proxy
+
+    key = "gw_plugin_SECRET_77aa"
+    with reverse_proxy(reference_url, required_header=("X-Gateway-Key", key)) as gateway:
+        done = run_pytest(tmp_path, "--crosmos-base-url", gateway.url, "--crosmos-token", REFERENCE_TOKEN,
+                          "--crosmos-profile", "smoke", "--crosmos-header", f"X-Gateway-Key: {key}")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert gateway.refused_403 == 0 and gateway.forwarded > 100
+    assert key not in done.stdout + done.stderr
