@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import requests
 
-from conformance.transport import ConnectionProblem, Transport, failure_reason, was_truncated
+from conformance.transport import ConnectionProblem, Transport, failure_reason, undecodable, was_truncated
 from crosmos_contract.exchange import REDACTED, Exchange, ReceivedResponse, SentRequest, headers_from, utc_now
 
 
@@ -58,5 +58,6 @@ class HttpClient:
             body=response.content or b"",
             elapsed=response.elapsed.total_seconds() if response.elapsed else (finished - started).total_seconds(),
             truncated=was_truncated(response, settings.max_body_bytes),
+            undecodable=undecodable(response),
         )
         return Exchange(sent, received, started, finished, origin)

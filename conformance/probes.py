@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import calendar
+import hashlib
+import hmac
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +24,7 @@ from crosmos_contract.rules import (
     Violation,
     check_explicit_default,
     check_future_window_unused,
+    check_head_mirrors_get,
     check_stable_between,
     check_window_additive,
     check_window_independent,
@@ -42,7 +45,8 @@ class ProbeSession(Protocol):
     @property
     def token(self) -> str: ...
 
-    def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN) -> Exchange: ...
+    def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN,
+            method: str = "GET") -> Exchange: ...
 
     def usage_body(self, exchange: Exchange) -> Mapping[str, Any] | None: ...
 
@@ -51,6 +55,8 @@ class ProbeSession(Protocol):
     def conclude(self, check_id: str, violations: Sequence[Violation], *exchanges: Exchange) -> None: ...
 
     def all_usage_bodies(self) -> list[tuple[Exchange, Mapping[str, Any]]]: ...
+
+    def evidence(self, check_id: str, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -397,6 +403,216 @@ def limits_across_windows(session: ProbeSession) -> None:
             first, body, asked_window(first_exchange), asked_window(exchange)), first_exchange, exchange)
 
 
+
+
+# --- round 3: the calendar, credentials never issued, HEAD/OPTIONS, additive windows with evidence ------
+
+DateCase = tuple[str, str, str]  # (label, value, "valid" | "invalid" | "unclear")
+
+
+def calendar_cases(today: date) -> tuple[DateCase, ...]:
+    """Dates derived from every rule of the proleptic Gregorian calendar, at its boundaries, both ways.
+
+    Month lengths (the last day of each month and the day after it, in a common and a leap year),
+    the leap-year rules (divisible by 4; not by 100; but by 400 — a year of each kind, Feb 29 and the
+    day either side), the field bounds (day 00, month 00 and 13, 0001-01-01 and 9999-12-31 and one past
+    them), year and century turns, and year 0000 (RFC 3339 allows it, Python does not: unclear).
+    The years are derived from the server's today, so the set follows the calendar, not a list.
+    """
+    year = today.year
+    leap = next(y for y in range(year, 0, -1) if y % 4 == 0 and y % 100 != 0)  # divisible by 4 only
+    common = leap + 1 if leap + 1 <= year else leap - 1  # not divisible by 4
+    century_common = next(y for y in range(year, 0, -1) if y % 100 == 0 and y % 400 != 0)  # 1900
+    century_leap = next(y for y in range(year, 0, -1) if y % 400 == 0)  # 2000
+    next_century_common = next(y for y in range(year + 1, 10000) if y % 100 == 0 and y % 400 != 0)  # 2100
+    cases: list[DateCase] = []
+
+    def day(label: str, y: int, m: int, d: int) -> None:
+        text = f"{y:04d}-{m:02d}-{d:02d}"
+        valid = 1 <= m <= 12 and 1 <= y <= 9999 and 1 <= d <= calendar.monthrange(y, m)[1]
+        cases.append((label, text, "valid" if valid else "unclear" if y == 0 else "invalid"))
+
+    for y in (common, leap):
+        for m in range(1, 13):
+            last = calendar.monthrange(y, m)[1]
+            day(f"{y}-month-{m}-last-day", y, m, last)
+            day(f"{y}-month-{m}-day-after-last", y, m, last + 1)
+    for label, y in (("not-divisible-by-4", common), ("divisible-by-4", leap), ("century", century_common),
+                     ("next-century", next_century_common), ("divisible-by-400", century_leap),
+                     ("first-leap-year", 4), ("year-1", 1), ("last-leap-year", 9996)):
+        day(f"feb-28:{label}", y, 2, 28)
+        day(f"feb-29:{label}", y, 2, 29)
+        day(f"mar-1:{label}", y, 3, 1)
+    for label, y in (("century-turn", century_leap), ("previous-century-turn", century_common)):
+        day(f"{label}:eve", y - 1, 12, 31)
+        day(f"{label}:day", y, 1, 1)
+    day("day-00", year, 1, 0)
+    day("month-00", year, 0, 15)
+    day("month-13", year, 13, 1)
+    day("first-day", 1, 1, 1)
+    day("last-day", 9999, 12, 31)
+    day("after-last-day", 9999, 12, 32)
+    day("year-0000", 0, 1, 1)
+    day("year-0000-leap-day", 0, 2, 29)  # year 0 is a leap year in the proleptic calendar
+    return tuple(dict.fromkeys(cases))  # a date met by two rules is asked once
+
+
+def calendar_rules(session: ProbeSession) -> None:
+    """A valid date as a one-day window (both parameters: 200, echoed — STATUS-001, PERIOD-003); an
+    invalid one alone as ``start_date`` and alone as ``end_date`` (422 — STATUS-004, STATUS-005);
+    an unclear one alone (200 or 422, never 5xx)."""
+    seen: set[str] = set()
+    for label, value, kind in calendar_cases(session.today):
+        if value in seen:
+            continue
+        seen.add(value)
+        if kind == "valid":
+            session.get(f"calendar:{label}", [("start_date", value), ("end_date", value)])
+        else:
+            session.get(f"calendar:{label}:start", [("start_date", value)])
+            if kind == "invalid":
+                session.get(f"calendar:{label}:end", [("end_date", value)])
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _segment(data: Mapping[str, Any]) -> str:
+    return _b64(json.dumps(data, separators=(",", ":")).encode())
+
+
+def _hs256(header: Mapping[str, Any], claims: Mapping[str, Any], key: bytes) -> str:
+    signing_input = f"{_segment(header)}.{_segment(claims)}"
+    return f"{signing_input}.{_b64(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())}"
+
+
+def decode_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    """(header, claims, signature) when ``token`` is a JWT, else None: how the suite tells a server
+    that issues JWTs (the user's token is one) from one that issues only API keys."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header, claims = (json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+                          for part in parts[:2])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict) or "alg" not in header:
+        return None
+    return header, claims, parts[2]
+
+
+NOT_YOUR_KEY = b"crosmos-conformance: a key no server was given"
+PROBE_CLAIMS = {"sub": "crosmos-conformance-probe", "org": "probe", "iat": 1_767_225_600, "exp": 4_102_444_800}
+
+
+def jwt_variants(token: str) -> tuple[tuple[str, str], ...]:
+    """JWTs the server never issued, as ``Authorization`` values: any of them accepted is AUTH-003.
+
+    Always: signed with a key the server cannot have (HS256), an RS256 header over garbage, ``alg``
+    spelled ``None``/``NONE``, and malformed ones (two segments, four, a header that is not JSON,
+    bytes that are not base64url). When the user's token is itself a JWT, also its own claims
+    altered under its kept signature, its claims with ``alg: none`` and no signature, its
+    signature stripped, and its claims re-signed with another key. Those carry parts of the
+    user's token, so reports hide them as they hide the token.
+    """
+    variants = [
+        ("auth:jwt-signed-with-another-key", _hs256({"alg": "HS256", "typ": "JWT"}, PROBE_CLAIMS, NOT_YOUR_KEY)),
+        ("auth:jwt-rs256-garbage-signature",
+         f"{_segment({'alg': 'RS256', 'typ': 'JWT'})}.{_segment(PROBE_CLAIMS)}.{_b64(b'x' * 256)}"),
+        ("auth:jwt-alg-None-capitalised", f"{_segment({'alg': 'None', 'typ': 'JWT'})}.{_segment(PROBE_CLAIMS)}."),
+        ("auth:jwt-alg-NONE", f"{_segment({'alg': 'NONE', 'typ': 'JWT'})}.{_segment(PROBE_CLAIMS)}."),
+        ("auth:jwt-two-segments", f"{_segment({'alg': 'HS256', 'typ': 'JWT'})}.{_segment(PROBE_CLAIMS)}"),
+        ("auth:jwt-four-segments", _hs256({"alg": "HS256"}, PROBE_CLAIMS, NOT_YOUR_KEY) + ".e30"),
+        ("auth:jwt-header-not-json", f"{_b64(b'{alg:HS256')}.{_segment(PROBE_CLAIMS)}.{_b64(b'sig')}"),
+        ("auth:jwt-not-base64url", "eyJ%%%.eyJ!!!.c2ln"),
+    ]
+    decoded = decode_jwt(token)
+    if decoded is not None:
+        header, claims, signature = decoded
+        altered = {**claims, "sub": f"{claims.get('sub', '')}-other", "org": f"{claims.get('org', '')}-other",
+                   "exp": 4_102_444_800}
+        signing = token.rsplit(".", 1)[0]
+        variants += [
+            ("auth:real-jwt-claims-altered-signature-kept", f"{_segment(header)}.{_segment(altered)}.{signature}"),
+            ("auth:real-jwt-alg-none", f"{_segment({**header, 'alg': 'none'})}.{_segment(claims)}."),
+            ("auth:real-jwt-signature-stripped", f"{signing}."),
+            ("auth:real-jwt-resigned-with-another-key", _hs256({**header, "alg": "HS256"}, claims, NOT_YOUR_KEY)),
+        ]
+    return tuple((name, f"Bearer {value}") for name, value in variants)
+
+
+def unissued_jwts(session: ProbeSession) -> None:
+    for name, authorization in jwt_variants(session.token):
+        session.get(name, authorization=authorization)
+
+
+def head_and_options(session: ProbeSession) -> None:
+    """RFC 9110 expects HEAD wherever GET is served: 405/501 is a refusal; 2xx must be GET's status
+    and Content-Type without a body (STATUS-009); a 5xx is STATUS-002. OPTIONS without CORS headers
+    must not fail either."""
+    cal = Calendar(session.today)
+    window = [("start_date", _iso(cal.previous_start)), ("end_date", _iso(cal.previous_end))]
+    got = session.get("head:get", window)
+    head = session.get("head:head", window, method="HEAD")
+    session.get("options:no-cors", window, method="OPTIONS")
+    if got.response is None or head.response is None:
+        return
+    session.conclude("STATUS-009", check_head_mirrors_get(
+        got.response.status, got.response.header("Content-Type"), len(got.response.body), head.response.status,
+        head.response.header("Content-Type"), head.response.header("Content-Length"), len(head.response.body)),
+        got, head)
+
+
+def additive_triples(cal: Calendar) -> tuple[tuple[Span, Span], ...]:
+    """Adjacent settled windows (left, right) of several sizes at several offsets: 1+1, 2+3, 7+7,
+    10+21 days, their shared boundary 3, 17, 30 and 45 days before the settled edge."""
+    edge = cal.today - SETTLED
+    triples = []
+    for (left_days, right_days), back in zip(((1, 1), (2, 3), (7, 7), (10, 21)), (3, 17, 30, 45), strict=True):
+        boundary = edge - timedelta(days=back)  # the left window's last day
+        left = (boundary - timedelta(days=left_days - 1), boundary)
+        right = (boundary + _DAY, boundary + timedelta(days=right_days))
+        triples.append((left, right))
+    return tuple(triples)
+
+
+def _used_any(body: Mapping[str, Any] | None) -> bool:
+    if body is None:
+        return False
+    return any(isinstance(body.get(name), dict) and isinstance(body[name].get("used"), int) and body[name]["used"] > 0
+               for name in ("tokens", "queries"))
+
+
+def additive_windows(session: ProbeSession) -> None:
+    """CONSIST-006 where an off-by-one cannot hide: each boundary day of each triple (the first and
+    last days of both windows) is asked alone first, and a triple is compared only when every one
+    of those days carries usage. The report lists the triples compared and those skipped."""
+    cal = Calendar(session.today)
+    triples = additive_triples(cal)
+    days = sorted({d for left, right in triples for d in (left[0], left[1], right[0], right[1])})
+    single = {d: session.get(f"additive:day:{d}", [("start_date", _iso(d)), ("end_date", _iso(d))]) for d in days}
+    for left, right in triples:
+        boundary = (left[0], left[1], right[0], right[1])
+        window = f"{left[0]}..{left[1]} + {right[0]}..{right[1]}"
+        if not all(_used_any(session.usage_body(single[d])) for d in boundary):
+            session.evidence("CONSIST-006", f"skipped {window}: a boundary day carries no usage")
+            continue
+        whole = (left[0], right[1])
+        exchanges = [session.get(f"additive:{a}..{b}", [("start_date", _iso(a)), ("end_date", _iso(b))])
+                     for a, b in (left, right, whole)]
+        bodies = [session.usage_body(exchange) for exchange in exchanges]
+        if any(body is None for body in bodies) or not all(
+                right[1] < min(session.todays(exchange)) for exchange in exchanges):
+            continue
+        session.evidence("CONSIST-006", f"compared {window} = {whole[0]}..{whole[1]}")
+        left_body, right_body, whole_body = bodies
+        assert left_body is not None and right_body is not None and whole_body is not None
+        session.conclude("CONSIST-006", check_window_additive(
+            left_body, right_body, whole_body, *(asked_window(exchange) for exchange in exchanges)), *exchanges)
+
+
 PROBES: tuple[Probe, ...] = (
     Probe("defaults", ("PERIOD-001", "PERIOD-002", "PERIOD-003"), defaults,
           "the default period with and without each parameter"),
@@ -425,6 +641,19 @@ PROBES: tuple[Probe, ...] = (
           "past windows split at Feb 29, a year end and the epoch, with the window spanning each pair"),
     Probe("future-windows", ("CONSIST-007",), future_windows,
           "windows starting after today: one day, next month, the next leap day, through 9999-12-31"),
+    Probe("calendar-rules", ("STATUS-001", "STATUS-004", "STATUS-005", "PERIOD-003", "PERIOD-006"), calendar_rules,
+          "dates from every rule of the Gregorian calendar, both ways: each month's last day and the day after "
+          "(a common and a leap year), Feb 28/29 and Mar 1 in years divisible by 4, by 100 and by 400 and "
+          "in none, day 00, month 00 and 13, the first and last days and year 0000"),
+    Probe("unissued-jwts", ("AUTH-003",), unissued_jwts,
+          "JWTs the server never signed: another key, RS256 over garbage, alg None/NONE, malformed; when the "
+          "token is a JWT, its claims altered under its signature, alg none, signature stripped, re-signed"),
+    Probe("head-and-options", ("STATUS-002", "STATUS-003", "STATUS-009"), head_and_options,
+          "HEAD beside GET of the same request (405/501, or GET's status and type without a body); OPTIONS "
+          "without CORS headers"),
+    Probe("additive-windows", ("CONSIST-006",), additive_windows,
+          "adjacent settled windows of 1+1, 2+3, 7+7 and 10+21 days, compared only where every boundary day "
+          "carries usage"),
     Probe("limits-across-windows", ("CONSIST-004",), limits_across_windows,
           "plan and limits compared over every window fetched"),
 )

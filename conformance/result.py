@@ -70,6 +70,7 @@ class CheckResult:
     occurrences: int = 0  # every failing response, not just the examples kept
     notes: tuple[Note, ...] = ()
     exercised: int = 0  # responses that exercised the check
+    evidence: tuple[str, ...] = ()  # what a cross-request check compared (e.g. the window triples)
 
     @property
     def id(self) -> str:
@@ -169,6 +170,7 @@ class ResultBuilder:
     _seen_responses: set[tuple[str, str]] = field(default_factory=set)
     _notes: dict[str, list[Note]] = field(default_factory=dict)
     _exercised: dict[str, int] = field(default_factory=dict)
+    _evidence: dict[str, list[str]] = field(default_factory=dict)
 
     def add_finding(self, finding: Finding) -> None:
         """Keep a few distinct findings per check; count each failing response once per check
@@ -199,6 +201,12 @@ class ResultBuilder:
             for check_id in check_ids:
                 self._exercised[check_id] = self._exercised.get(check_id, 0) + times
 
+    def add_evidence(self, check_id: str, text: str) -> None:
+        with self._lock:
+            kept = self._evidence.setdefault(check_id, [])
+            if text not in kept:
+                kept.append(text)
+
     def exercised_counts(self, counts: Mapping[str, int]) -> None:
         for check_id, times in counts.items():
             self.exercised([check_id], times)
@@ -217,5 +225,6 @@ class ResultBuilder:
                 outcome = Outcome.PASS
             else:
                 outcome = Outcome.NOT_APPLICABLE
-            results.append(CheckResult(spec, outcome, findings, self._occurrences.get(spec.id, 0), notes, exercised))
+            results.append(CheckResult(spec, outcome, findings, self._occurrences.get(spec.id, 0), notes, exercised,
+                                       tuple(self._evidence.get(spec.id, ()))))
         return tuple(results)

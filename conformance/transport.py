@@ -43,6 +43,7 @@ DEFAULT_MAX_BODY_BYTES = 256 * 1024  # a usage body is a few hundred bytes
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")  # requests' order, then OpenSSL's
 _CAPPED = "_crosmos_body_capped"
 _ELAPSED = "_crosmos_attempt_elapsed"
+UNDECODABLE = "_crosmos_undecodable"  # set on a response whose body could not be decoded: why
 
 
 class ConnectionProblem(Exception):
@@ -299,7 +300,16 @@ def read_capped(response: requests.Response, limit: int, seconds: float) -> None
     try:
         # read1 returns whatever has arrived, so the deadline is checked after every trickle.
         while True:
-            chunk = _read_some(response, 64 * 1024)
+            try:
+                chunk = _read_some(response, 64 * 1024)
+            except requests.exceptions.ContentDecodingError:
+                # A body the client cannot decode (its Content-Encoding claims what the bytes are
+                # not) is the server's fault, judged under the rule it breaks, not a usage error.
+                encoding = response.headers.get("Content-Encoding", "")
+                setattr(response, UNDECODABLE, f"a body that cannot be decoded as its Content-Encoding "
+                                               f"({encoding or 'none'}) says")
+                chunks = []
+                break
             if not chunk:
                 complete = True
                 break
@@ -333,6 +343,11 @@ def _read_some(response: requests.Response, size: int) -> bytes:
     except DecodeError as exc:
         raise requests.exceptions.ContentDecodingError(str(exc), response=response) from None
     return data
+
+
+def undecodable(response: requests.Response) -> str | None:
+    """Why the body could not be decoded, or None."""
+    return getattr(response, UNDECODABLE, None)
 
 
 def was_truncated(response: requests.Response, limit: int) -> bool:

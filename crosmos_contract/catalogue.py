@@ -52,6 +52,9 @@ CATALOGUE: tuple[CheckSpec, ...] = (
        "Unknown query parameters are ignored (200)."),
     _c("STATUS-008", "SHOULD", "Timely replies",
        "Replies in under 2 s at light load (configurable)."),
+    _c("STATUS-009", "MUST", "HEAD mirrors GET",
+       "A HEAD that gets 2xx gets GET's status and Content-Type, and no body (RFC 9110 §9.3.2); "
+       "405 or 501 is a refusal, never a finding."),
     _c("AUTH-001", "MUST", "Credentials required",
        "No `Authorization` header -> 401 or 403, and no usage data in the body."),
     _c("AUTH-002", "MUST", "Bearer scheme enforced",

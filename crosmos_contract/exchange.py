@@ -90,7 +90,10 @@ def redact_authorization(name: str, value: str, secret: str | None = None) -> st
 
 
 def derived_from(value: str, secret: str) -> bool:
-    """Whether ``value`` (an Authorization header) carries ``secret`` or something close to it."""
+    """Whether ``value`` (an Authorization header) carries ``secret`` or something close to it, or a
+    segment of it (a JWT's header, claims or signature reused in a tampered token)."""
+    if any(len(part) >= 16 and part in value for part in secret.split(".")[1:] if "." in secret):
+        return True
     for word in {value, *value.split()}:
         candidates = [word]
         with contextlib.suppress(ValueError, UnicodeDecodeError):
@@ -138,6 +141,7 @@ class ReceivedResponse:
     body: bytes
     elapsed: float  # seconds from sending to the full (capped) body
     truncated: bool = False  # the body was longer than the size cap and was cut
+    undecodable: str | None = None  # why the body could not be decoded (its Content-Encoding lied), if so
 
     def header(self, name: str) -> str | None:
         return find_header(self.headers, name)

@@ -121,6 +121,10 @@ def judge(exchange: Exchange, settings: JudgeSettings, *, schema: SchemaCheck | 
             _usage_body(verdict, expectation, response, days)
     if response.status in (200, 422):
         verdict.evaluated.update({"STATUS-006", "SCHEMA-001" if response.status == 200 else "SCHEMA-002"})
+        if response.undecodable:
+            verdict.fail("SCHEMA-001" if response.status == 200 else "SCHEMA-002",
+                         f"{response.status} with {response.undecodable}",
+                         "a body the client can read (an encoding it asked for, or none)")
         if schema is not None:  # the statuses the contract documents a body for; the judge decides the rest
             verdict.violations.extend(schema(exchange))
     return verdict
@@ -325,6 +329,8 @@ def _names_parameter(verdict: Judgement, response: ReceivedResponse, names: tupl
 
 def _usage_body(verdict: Judgement, expectation: Expectation, response: ReceivedResponse,
                 todays: tuple[Any, ...]) -> None:
+    if response.undecodable:
+        return  # judged as a schema finding by the caller
     if response.truncated:
         verdict.fail("SCHEMA-001", "a 200 body larger than the size cap (cut short)", "a "
                                    "UsageResponse")
@@ -358,7 +364,9 @@ def _param_for_rules(param: Any, echoed: object) -> Any:
     """The date a parameter named; for one we cannot read, whatever the server echoed (no verdict)."""
     if param.reading in (Reading.VALID, Reading.LAX):
         return param.value
-    if param.reading is Reading.UNCLEAR:
+    if param.reading in (Reading.UNCLEAR, Reading.INVALID):
+        # An invalid value answered 200 is STATUS-004's finding; the period rules must not read the
+        # parameter as absent (and claim a default was due), so they take what the server echoed.
         return parse_iso_date(echoed)
     return None
 

@@ -377,3 +377,34 @@ def check_future_window_unused(body: Mapping[str, Any], asked: str | None = None
                 f"{name}.used {used} for the window asked as {asked or _window(body)}, which starts "
                 "after today", "used 0 for a window in the future"))
     return found
+
+
+def _media_type(value: str | None) -> str | None:
+    return None if value is None else value.split(";", 1)[0].strip().lower()
+
+
+def check_head_mirrors_get(get_status: int, get_content_type: str | None, get_length: int, head_status: int,
+                           head_content_type: str | None, head_content_length: str | None,
+                           head_body_length: int) -> list[Violation]:
+    """STATUS-009: a HEAD answered with 2xx is GET without the body (RFC 9110 §9.3.2): the same
+    status and Content-Type, no content, and a Content-Length, if sent, that is GET's.
+
+    The caller sends HEAD and GET for the same request moments apart; a HEAD refused (405, 501)
+    or failing (5xx, judged by STATUS-002) is no business of this rule.
+    """
+    if not 200 <= head_status < 300:
+        return []
+    found: list[Violation] = []
+    if head_status != get_status:
+        found.append(Violation("STATUS-009", f"HEAD {head_status} where GET got {get_status}",
+                               "the status GET gets"))
+    if _media_type(head_content_type) != _media_type(get_content_type):
+        found.append(Violation("STATUS-009", f"HEAD Content-Type {head_content_type!r} where GET has "
+                                             f"{get_content_type!r}", "GET's Content-Type"))
+    if head_body_length:
+        found.append(Violation("STATUS-009", f"HEAD {head_status} with a body of {head_body_length} bytes",
+                               "no body in a reply to HEAD"))
+    if head_content_length is not None and head_content_length.strip() != str(get_length) and get_status == head_status:
+        found.append(Violation("STATUS-009", f"HEAD Content-Length {head_content_length} where GET's body has "
+                                             f"{get_length} bytes", "GET's Content-Length, or none"))
+    return found

@@ -75,6 +75,10 @@ of a {{ r.budget_s }} s budget{% if not r.complete %}; <b>incomplete: {{ r.stop_
 {% endfor %}
 {% if c.occurrences > c.findings|length %}<p>{{ c.id }}: {{ c.occurrences }} failing responses in all.</p>{% endif %}
 {% endfor %}
+{% set shown = r.checks | selectattr('evidence') | list %}
+{% if shown %}<h2>What the cross-request checks compared</h2>
+{% for c in shown %}<p><b>{{ c.id }}</b> {{ c.evidence | length }}: {{ c.evidence | join('; ') }}</p>{% endfor %}
+{% endif %}
 {% set noted = r.checks | selectattr('notes') | list %}
 {% if noted %}<h2>Notes</h2>
 {% for c in noted %}{% for n in c.notes %}

@@ -56,6 +56,7 @@ def _check(check: CheckResult, result: SuiteResult) -> dict[str, Any]:
         "occurrences": check.occurrences,
         "findings": [_finding(f) for f in check.findings],
         "notes": [_note(n) for n in check.notes],
+        "evidence": list(check.evidence),
     }
 
 

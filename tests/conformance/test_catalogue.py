@@ -8,6 +8,7 @@ from crosmos_contract.catalogue import CATALOGUE
 PINNED: tuple[tuple[str, str], ...] = (
     ("STATUS-001", "MUST"), ("STATUS-002", "MUST"), ("STATUS-003", "MUST"), ("STATUS-004", "MUST"),
     ("STATUS-005", "MUST"), ("STATUS-006", "MUST"), ("STATUS-007", "SHOULD"), ("STATUS-008", "SHOULD"),
+    ("STATUS-009", "MUST"),
     ("AUTH-001", "MUST"), ("AUTH-002", "MUST"), ("AUTH-003", "MUST"), ("AUTH-004", "SHOULD"),
     ("SCHEMA-001", "MUST"), ("SCHEMA-002", "MUST"),
     ("PERIOD-001", "MUST"), ("PERIOD-002", "MUST"), ("PERIOD-003", "MUST"), ("PERIOD-004", "MUST"),

@@ -21,6 +21,7 @@ import calendar
 import contextlib
 import dataclasses
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -545,7 +546,9 @@ def explicit_end_exclusive() -> FastAPI:
     """A given ``end_date`` is treated as exclusive when measuring (the default end is not):
     naming today explicitly loses today's usage."""
     def render(query: UsageQuery) -> dict[str, Any]:
-        last = query.end - timedelta(days=1) if query.end_given else query.end
+        # (Guarded at the first day of the calendar, where the subtraction would overflow: that
+        # would be a second defect, a 500 at 0001-01-01, which this variant is not about.)
+        last = query.end - timedelta(days=1) if query.end_given and query.end > date.min else query.end
         return usage_body(query, used=measure_usage(query.org, query.start, last, query.today))
     return _with(render=render)
 
@@ -622,6 +625,146 @@ def future_window_forecast() -> FastAPI:
     return _with(render=render)
 
 
+# --- round 3: the calendar, credentials never issued, HEAD, unreadable bodies, boundary days ------
+
+def _rewrite_dates(rewrite: Callable[[int, int, int], str | None]) -> FastAPI:
+    """The reference behind a hand-written date pre-parser: ``rewrite(y, m, d)`` turns a
+    ``YYYY-MM-DD`` value into another one (accepted as that date) or None (left as it is)."""
+    pattern = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+    async def middleware(request: Request, call_next: CallNext) -> Response:
+        pairs = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        fixed = []
+        for key, value in pairs:
+            match = pattern.match(value) if key in QUERY_PARAMETERS else None
+            replaced = rewrite(*(int(part) for part in match.groups())) if match else None
+            fixed.append((key, replaced if replaced is not None else value))
+        if fixed != pairs:
+            request.scope["query_string"] = urlencode(fixed).encode("latin-1")
+        return await call_next(request)
+    return _with_middleware(middleware)
+
+
+def julian_leap_years() -> FastAPI:
+    """The billing service's own calendar helper says ``year % 4 == 0`` is a leap year (the Julian
+    rule): Feb 29 of 1900 or 2100 is taken, and served as Mar 1."""
+    def rewrite(year: int, month: int, day: int) -> str | None:
+        if month == 2 and day == 29 and year % 4 == 0 and not calendar.isleap(year):
+            return f"{year:04d}-03-01"
+        return None
+    return _rewrite_dates(rewrite)
+
+
+def centuries_never_leap() -> FastAPI:
+    """The date validator knows that century years are not leap years but not the 400-year
+    exception: Feb 29 of 2000 (or 1600, 2400) is refused with 422 as "not a date"."""
+    async def middleware(request: Request, call_next: CallNext) -> Response:
+        for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True):
+            match = re.match(r"^(\d{4})-02-29$", value)
+            if key in QUERY_PARAMETERS and match and int(match.group(1)) % 100 == 0:
+                return JSONResponse({"detail": [{"type": "date_from_datetime_parsing", "loc": ["query", key],
+                                                 "msg": "Input should be a valid date", "input": value}]},
+                                    status_code=422)
+        return await call_next(request)
+    return _with_middleware(middleware)
+
+
+def thirty_one_day_april() -> FastAPI:
+    """A month-length table typed by hand gives April 31 days: ``YYYY-04-31`` is accepted and
+    measured as May 1."""
+    return _rewrite_dates(lambda year, month, day: f"{year:04d}-05-01" if (month, day) == (4, 31) else None)
+
+
+def _jwt_claims(credential: str) -> dict[str, Any] | None:
+    parts = credential.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header, claims = (json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in parts[:2])
+    except ValueError:
+        return None
+    return {"header": header, "claims": claims} if isinstance(header, dict) and isinstance(claims, dict) else None
+
+
+def jwt_signature_never_verified() -> FastAPI:
+    """JWTs are read with ``verify_signature=False`` ("the gateway already checked them"): any
+    well-formed JWT whose header names an algorithm is the default org, whoever signed it."""
+    async def decoded_only(request: Request) -> OrgProfile:
+        scheme, credential = get_authorization_scheme_param(request.headers.get("authorization"))
+        token = _jwt_claims(credential) if scheme.lower() == "bearer" else None
+        if token is not None and str(token["header"].get("alg", "")).lower() not in ("", "none"):
+            return options_of(request).default_org
+        return await _as_the_reference(request)
+
+    return _with_auth(decoded_only)
+
+
+def jwt_none_denylist_case_sensitive() -> FastAPI:
+    """Unsigned JWTs are refused by comparing ``alg`` with ``"none"`` exactly: ``"None"`` or
+    ``"NONE"`` with an empty signature passes as the default org."""
+    async def denylist(request: Request) -> OrgProfile:
+        scheme, credential = get_authorization_scheme_param(request.headers.get("authorization"))
+        token = _jwt_claims(credential) if scheme.lower() == "bearer" else None
+        if token is not None and str(token["header"].get("alg")).lower() == "none" and token["header"]["alg"] != "none":
+            return options_of(request).default_org
+        return await _as_the_reference(request)
+
+    return _with_auth(denylist)
+
+
+def _on_head(answer: Callable[[Request, CallNext], Awaitable[Response]]) -> FastAPI:
+    async def middleware(request: Request, call_next: CallNext) -> Response:
+        if request.method == "HEAD" and request.url.path == "/api/v1/usage":
+            return await answer(request, call_next)
+        return await call_next(request)
+    return _with_middleware(middleware)
+
+
+def head_crashes() -> FastAPI:
+    """HEAD reaches a handler that reads the GET response's body iterator twice: a 500."""
+    async def crash(request: Request, call_next: CallNext) -> Response:
+        return _internal_error()
+    return _on_head(crash)
+
+
+def head_served_by_the_static_fallback() -> FastAPI:
+    """HEAD is not routed to the API: the SPA's static fallback answers it, ``200 text/html``
+    (what GET of the same URL never says)."""
+    async def static(request: Request, call_next: CallNext) -> Response:
+        return Response(status_code=200, media_type="text/html",
+                        headers={"content-length": "1024", "cache-control": "max-age=60"})
+    return _on_head(static)
+
+
+def head_answers_204() -> FastAPI:
+    """A health-check shortcut answers every HEAD with ``204 No Content`` and no Content-Type,
+    whatever GET would say (its 200 and ``application/json``)."""
+    async def no_content(request: Request, call_next: CallNext) -> Response:
+        return Response(status_code=204)
+    return _on_head(no_content)
+
+
+def gzip_label_on_plain_bodies() -> FastAPI:
+    """A response middleware stamps ``Content-Encoding: gzip`` on every JSON reply after the
+    compression step was removed: the bytes are plain JSON, and no client can decode them."""
+    async def middleware(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            response.headers["content-encoding"] = "gzip"
+        return response
+    return _with_middleware(middleware)
+
+
+def multi_day_window_skips_first_day() -> FastAPI:
+    """Windows of two days or more are measured from the day after ``start_date`` (a ``>`` where
+    ``>=`` was meant in the SQL): one-day windows are right, so is the period echoed, and the
+    usage of every longer window's first day is lost."""
+    def render(query: UsageQuery) -> dict[str, Any]:
+        first = query.start + timedelta(days=1) if query.end > query.start else query.start
+        return usage_body(query, used=measure_usage(query.org, first, query.end, query.today))
+    return _with(render=render)
+
+
 def _entry(create: AppFactory, expected: set[str], tolerated: set[str] | None = None) -> ZooEntry:
     name = create.__name__
     description = " ".join((create.__doc__ or name).split())
@@ -653,8 +796,10 @@ _ENTRIES: tuple[ZooEntry, ...] = (
     # 400 is also an undocumented status.
     _entry(bad_date_400, {"STATUS-004"}, {"STATUS-003"}),
     # The clamped date is echoed as 2026-02-28; a suite that cannot read the value it sent may
-    # judge that period_start as a (wrong) default or a (wrong) echo.
-    _entry(invalid_day_clamped, {"STATUS-004"}, {"PERIOD-001", "PERIOD-003"}),
+    # judge that period_start as a (wrong) default or a (wrong) echo. A clamped end_date before the
+    # 1st of this month inverts the defaulted window, whose 422 names start_date, not the end_date
+    # that was invalid (STATUS-005).
+    _entry(invalid_day_clamped, {"STATUS-004"}, {"PERIOD-001", "PERIOD-003", "STATUS-005"}),
     # A string detail names no parameter either.
     _entry(error_body_string_detail, {"SCHEMA-002"}, {"STATUS-005"}),
     # ``{"error": …}`` validates against the literal HTTPValidationError schema (``detail`` is not
@@ -701,6 +846,24 @@ _ENTRIES: tuple[ZooEntry, ...] = (
     _entry(epoch_start_is_unset, {"CONSIST-003", "CONSIST-006"}),
     _entry(leap_february_rollup, {"CONSIST-006"}),
     _entry(future_window_forecast, {"CONSIST-007"}),
+    # --- round 3 ---
+    # Feb 29 of a century year taken as Mar 1: a 200 where 422 was due.
+    # As with invalid_day_clamped, a taken end_date before the 1st inverts the defaulted window.
+    _entry(julian_leap_years, {"STATUS-004"}, {"PERIOD-003", "STATUS-005"}),
+    # 2000-02-29 refused: a valid request that does not get 200.
+    _entry(centuries_never_leap, {"STATUS-001"}),
+    _entry(thirty_one_day_april, {"STATUS-004"}, {"PERIOD-003", "STATUS-005"}),
+    _entry(jwt_signature_never_verified, {"AUTH-003"}),
+    _entry(jwt_none_denylist_case_sensitive, {"AUTH-003"}),
+    # A 500 is also an undocumented status.
+    _entry(head_crashes, {"STATUS-002"}, {"STATUS-003"}),
+    _entry(head_served_by_the_static_fallback, {"STATUS-009"}),
+    _entry(head_answers_204, {"STATUS-009"}),
+    # Every 200 and 422 body is unreadable: the schema rules of both.
+    _entry(gzip_label_on_plain_bodies, {"SCHEMA-001"}, {"SCHEMA-002", "STATUS-005"}),
+    # Losing a window's first day also makes the named default window differ from the omitted one
+    # (CONSIST-005) and can make a narrower window show more than a wider one (CONSIST-003).
+    _entry(multi_day_window_skips_first_day, {"CONSIST-006"}, {"CONSIST-003", "CONSIST-005"}),
 )
 
 FAULTY: dict[str, ZooEntry] = {entry.name: entry for entry in _ENTRIES}
