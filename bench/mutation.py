@@ -1,17 +1,22 @@
-"""Mutation benchmark: how many mutants of the FastAPI reference does the conformance suite kill?
+"""Mutation benchmark: how many mutants of a reference server does the conformance suite kill?
 
-    python -m bench.mutation                      # every mutant, 2 jobs (docs/mutation.md)
-    python -m bench.mutation --sample 20 --jobs 1 # a quick look at 20 of them
+    python -m bench.mutation                          # the FastAPI reference, every mutant, 2 jobs
+    python -m bench.mutation --reference independent  # the independent Starlette reference (a seeded sample)
+    python -m bench.mutation --reference both         # both, one after the other (what `make mutation` runs)
+    python -m bench.mutation --sample 20 --jobs 1     # a quick look at 20 of them
     python -m bench.mutation --out reports/mutation --profile quick --seed 20261125
 
-cosmic-ray's core operators make the mutants of ``tests/servers/reference.py`` (its ``init``
-walks the AST; ``mutate_code`` gives each mutant's source). Only mutations inside the bodies of the
-reference's domain functions are kept: no imports, decorators, signatures, module-level data or
-app wiring (:data:`WIRING`). Each mutant is written to a private temporary directory (the
-file in the repository is never touched, so other test runs are unaffected) and tested by a
-subprocess of this module (``--run-mutant FILE``) that imports it, serves it with uvicorn on
-127.0.0.1 (an ephemeral, pre-bound port, a bounded start wait) and runs ``crosmos-conformance
-run --level full`` against it with a fixed profile and seed:
+Two references can be mutated (:data:`TARGETS`, docs/mutation.md): ``tests/servers/reference.py``,
+the FastAPI reference written beside the suite, and ``tests/servers/independent.py``, written
+from the contract alone. cosmic-ray's core operators make the mutants of the file (its ``init``
+walks the AST; ``mutate_code`` gives each mutant's source). Only mutations inside the bodies of
+the file's domain functions are kept: no imports, decorators, signatures, module-level data or
+app wiring (``Target.wiring``); for the independent reference, only on lines the unmutated server
+executed while the suite certified it (traced during the baseline run). Each mutant is written to
+a private temporary directory (the file in the repository is never touched, so other test runs
+are unaffected) and tested by a subprocess of this module (``--run-mutant FILE``) that imports it,
+serves it with uvicorn on 127.0.0.1 (an ephemeral, pre-bound port, a bounded start wait) and runs
+``crosmos-conformance run --level full`` against it with a fixed profile and seed:
 
 * suite exit 0: the mutant **survived**; exit 1: **killed**;
 * suite exit 2 (nothing could be certified), a mutant that fails to import or to start: **incompetent**;
@@ -19,8 +24,9 @@ run --level full`` against it with a fixed profile and seed:
 
 Outcomes go to ``OUT/mutation.json`` and ``OUT/mutation.md`` (each survivor with file:line,
 operator and diff), and into a cosmic-ray session (``OUT/session.sqlite``) so ``cr-report`` works.
-The triage of survivors lives in ``bench/mutation_triage.json``; the score is printed with and
-without counting the behaviour changes no catalogue rule forbids as equivalent.
+The triage of survivors lives in ``bench/mutation_triage.json`` (the FastAPI reference) and
+``bench/mutation_triage_independent.json``; the score is printed with and without counting the
+behaviour changes no catalogue rule forbids as equivalent.
 """
 
 from __future__ import annotations
@@ -42,19 +48,53 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "tests" / "servers" / "reference.py"
-TRIAGE = ROOT / "bench" / "mutation_triage.json"
-DEFAULT_OUT = ROOT / "reports" / "mutation"
 DEFAULT_PROFILE = "quick"
 DEFAULT_SEED = 20261125
-WIRING = frozenset({"create_app", "contract_openapi"})
-"""Functions that build the FastAPI app (title, routes, the /openapi.json shape): boilerplate."""
+DEFAULT_INDEPENDENT_SAMPLE = 300
+"""The independent reference makes several times the FastAPI reference's mutants (its calendar,
+JWT and ledger are hand-written): a seeded sample keeps both runs together under ~45 min on 2 cores."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server file the benchmark mutates, and how."""
+
+    name: str
+    path: Path
+    token: str  # "module:CONSTANT", read from the unmutated module
+    triage: Path
+    out: Path  # the default report directory
+    wiring: frozenset[str]  # functions that only build the app: boilerplate, never mutated
+    executed_only: bool  # keep only mutants on lines the suite made the unmutated server execute
+    default_sample: int | None  # mutants drawn with the seed when --sample is not given (None: all)
+    title: str
+
+    @property
+    def relative(self) -> str:
+        return self.path.relative_to(ROOT).as_posix()
+
+
+TARGETS: dict[str, Target] = {
+    "reference": Target(
+        "reference", ROOT / "tests" / "servers" / "reference.py", "tests.servers.reference:REFERENCE_TOKEN",
+        ROOT / "bench" / "mutation_triage.json", ROOT / "reports" / "mutation",
+        # title, routes, the /openapi.json shape
+        frozenset({"create_app", "contract_openapi"}), executed_only=False, default_sample=None,
+        title="the FastAPI reference"),
+    "independent": Target(
+        "independent", ROOT / "tests" / "servers" / "independent.py", "tests.servers.independent:INDEPENDENT_TOKEN",
+        ROOT / "bench" / "mutation_triage_independent.json", ROOT / "reports" / "mutation-independent",
+        frozenset({"create_app"}), executed_only=True, default_sample=DEFAULT_INDEPENDENT_SAMPLE,
+        title="the independent Starlette reference"),
+}
 
 START_TIMEOUT_S = 15.0
 SUITE_BUDGET_S = 120
@@ -82,10 +122,11 @@ class Mutant:
     mutated: str
     diff: str
     job_id: str = field(compare=False)
+    file: str = field(default="tests/servers/reference.py", compare=False)
 
     @property
     def location(self) -> str:
-        return f"tests/servers/reference.py:{self.line}"
+        return f"{self.file}:{self.line}"
 
 
 @dataclass
@@ -101,7 +142,7 @@ class Outcome:
 
 # --- mutants -----------------------------------------------------------------------------------
 
-def _domain_spans(source: str) -> list[tuple[str, int, int]]:
+def _domain_spans(source: str, wiring: frozenset[str]) -> list[tuple[str, int, int]]:
     """(name, first body line, last line) of every function whose body is domain code.
 
     The span starts after the docstring and excludes decorators and the signature, so defaults
@@ -109,7 +150,7 @@ def _domain_spans(source: str) -> list[tuple[str, int, int]]:
     """
     spans = []
     for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.name in WIRING:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.name in wiring:
             continue
         body = node.body
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
@@ -120,19 +161,20 @@ def _domain_spans(source: str) -> list[tuple[str, int, int]]:
     return spans
 
 
-def _wired_functions(source: str) -> list[tuple[int, int]]:
+def _wired_functions(source: str, wiring: frozenset[str]) -> list[tuple[int, int]]:
     spans = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in WIRING:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in wiring:
             spans.append((node.lineno, node.end_lineno or node.lineno))
     return spans
 
 
-def generate_mutants(target: Path, session: Path) -> tuple[list[Mutant], int]:
-    """cosmic-ray's mutants of ``target`` inside domain function bodies, and how many it made in all.
+def generate_mutants(target: Target, session: Path, executed: set[int] | None = None) -> tuple[list[Mutant], int, int]:
+    """cosmic-ray's mutants of ``target`` inside domain function bodies (and, given ``executed``,
+    on those lines only); how many it made in all; how many were in domain function bodies.
 
-    The cosmic-ray session is written to ``session`` (every work item; those outside the domain
-    are marked skipped).
+    The cosmic-ray session is written to ``session`` (every work item; those left out are marked
+    skipped).
     """
     from cosmic_ray.commands.init import init
     from cosmic_ray.mutating import mutate_code
@@ -140,14 +182,15 @@ def generate_mutants(target: Path, session: Path) -> tuple[list[Mutant], int]:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    source = target.read_text(encoding="utf-8")
+    source = target.path.read_text(encoding="utf-8")
     lines = source.splitlines()
-    spans = _domain_spans(source)
-    wired = _wired_functions(source)
+    spans = _domain_spans(source, target.wiring)
+    wired = _wired_functions(source, target.wiring)
     session.unlink(missing_ok=True)
     mutants: list[Mutant] = []
+    domain = 0
     with use_db(str(session), WorkDB.Mode.create) as db:
-        init([target], db, {})
+        init([target.path], db, {})
         items = list(db.work_items)
         for item in items:
             (spec,) = item.mutations
@@ -156,7 +199,12 @@ def generate_mutants(target: Path, session: Path) -> tuple[list[Mutant], int]:
             owners = [s for s in spans if s[1] <= line <= s[2]]
             if not owners or any(a <= line <= b for a, b in wired):
                 db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
-                                                      output="outside the reference's domain functions"))
+                                                      output=f"outside {target.title}'s domain functions"))
+                continue
+            domain += 1
+            if executed is not None and line not in executed:
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
+                                                      output="a line the suite never made the server execute"))
                 continue
             function = min(owners, key=lambda s: s[2] - s[1])[0]
             mutated = mutate_code(source, get_operator(spec.operator_name)(**spec.operator_args), spec.occurrence)
@@ -165,7 +213,7 @@ def generate_mutants(target: Path, session: Path) -> tuple[list[Mutant], int]:
             new_lines = mutated.splitlines()
             diff = "".join(difflib.unified_diff(
                 [f"{x}\n" for x in lines], [f"{x}\n" for x in new_lines],
-                "a/tests/servers/reference.py", "b/tests/servers/reference.py", n=1))
+                f"a/{target.relative}", f"b/{target.relative}", n=1))
             changed = next((i for i, (a, b) in enumerate(zip(lines, new_lines, strict=False)) if a != b),
                            line - 1)
             mutants.append(Mutant(
@@ -173,9 +221,9 @@ def generate_mutants(target: Path, session: Path) -> tuple[list[Mutant], int]:
                 operator=spec.operator_name, occurrence=spec.occurrence, function=function, line=line,
                 original=lines[changed].strip() if changed < len(lines) else "",
                 mutated=new_lines[changed].strip() if changed < len(new_lines) else "",
-                diff=diff, job_id=item.job_id))
+                diff=diff, job_id=item.job_id, file=target.relative))
     mutants.sort(key=lambda m: (m.line, m.operator, m.occurrence))
-    return mutants, len(items)
+    return mutants, len(items), domain
 
 
 def _mutated_source(mutant: Mutant, source: str) -> str:
@@ -189,12 +237,58 @@ def _mutated_source(mutant: Mutant, source: str) -> str:
 
 # --- one mutant (the "test command") -----------------------------------------------------------
 
-def run_mutant(path: Path, profile: str, seed: int, report: Path) -> int:
+def _token(target: Target) -> str:
+    module, _, name = target.token.partition(":")
+    return str(getattr(importlib.import_module(module), name))
+
+
+class LineTracer:
+    """The lines of one file that run, in every thread started after :meth:`start` (the server's)."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.lines: set[int] = set()
+
+    def _local(self, frame: FrameType, event: str, arg: object) -> Callable[..., Any]:
+        if event == "line":
+            self.lines.add(frame.f_lineno)
+        return self._local
+
+    def _global(self, frame: FrameType, event: str, arg: object) -> Callable[..., Any] | None:
+        if frame.f_code.co_filename != self.filename:
+            return None
+        self.lines.add(frame.f_lineno)
+        return self._local
+
+    def start(self) -> None:
+        threading.settrace(self._global)
+        sys.settrace(self._global)
+
+    def stop(self) -> None:
+        sys.settrace(None)
+        threading.settrace(None)
+
+
+def run_mutant(path: Path, target: Target, profile: str, seed: int, report: Path,
+               trace: Path | None = None) -> int:
     """Import the module at ``path``, serve its app on 127.0.0.1, certify it; the suite's exit code.
 
-    3 when the mutant cannot be imported or served.
+    3 when the mutant cannot be imported or served. With ``trace``, the lines of ``path`` the
+    server executed are written there (JSON), for the baseline run.
     """
-    from tests.servers.reference import REFERENCE_TOKEN
+    token = _token(target)  # from the unmutated module
+    tracer = LineTracer(str(path)) if trace is not None else None
+    if tracer is not None:
+        tracer.start()
+    try:
+        return _serve_and_certify(path, token, profile, seed, report)
+    finally:
+        if tracer is not None and trace is not None:
+            tracer.stop()
+            trace.write_text(json.dumps(sorted(tracer.lines)), encoding="utf-8")
+
+
+def _serve_and_certify(path: Path, token: str, profile: str, seed: int, report: Path) -> int:
     from tests.servers.running import ServerStartError, serve_app
 
     try:
@@ -209,7 +303,7 @@ def run_mutant(path: Path, profile: str, seed: int, report: Path) -> int:
         return EXIT_NO_SERVER
     try:
         with serve_app(app, start_timeout=START_TIMEOUT_S) as url:
-            env = {**os.environ, "CROSMOS_TOKEN": REFERENCE_TOKEN}  # a test token, kept out of argv anyway
+            env = {**os.environ, "CROSMOS_TOKEN": token}  # a test token, kept out of argv anyway
             command = [sys.executable, "-m", "conformance.cli", "run", "--base-url", url, "--profile", profile,
                        "--level", "full", "--seed", str(seed), "--budget", str(SUITE_BUDGET_S), "--json", str(report),
                        "--no-progress"]
@@ -224,15 +318,18 @@ def run_mutant(path: Path, profile: str, seed: int, report: Path) -> int:
         return EXIT_NO_SERVER
 
 
-def test_one(mutant: Mutant | None, source: str, profile: str, seed: int, work: Path) -> Outcome:
+def test_one(mutant: Mutant | None, source: str, target: Target, profile: str, seed: int, work: Path,
+             trace: Path | None = None) -> Outcome:
     """Write the mutant to ``work``, run ``--run-mutant`` on it in its own process group, classify."""
     work.mkdir(parents=True, exist_ok=True)
-    path = work / "reference_mutant.py"
+    path = work / f"{target.name}_mutant.py"
     path.write_text(source if mutant is None else _mutated_source(mutant, source), encoding="utf-8")
     report = work / "conformance.json"
     log = work / "log.txt"
-    command = [sys.executable, "-m", "bench.mutation", "--run-mutant", str(path), "--profile", profile,
-               "--seed", str(seed), "--report", str(report)]
+    command = [sys.executable, "-m", "bench.mutation", "--run-mutant", str(path), "--reference", target.name,
+               "--profile", profile, "--seed", str(seed), "--report", str(report)]
+    if trace is not None:
+        command += ["--trace-lines", str(trace)]
     started = time.monotonic()
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -268,11 +365,11 @@ def test_one(mutant: Mutant | None, source: str, profile: str, seed: int, work: 
 
 # --- the run -----------------------------------------------------------------------------------
 
-def load_triage(mutants: list[Mutant]) -> tuple[dict[str, dict[str, str]], list[str]]:
+def load_triage(mutants: list[Mutant], target: Target) -> tuple[dict[str, dict[str, str]], list[str]]:
     """Triage entries that still match their mutant (same id, same mutated line), and stale ids."""
-    if not TRIAGE.exists():
+    if not target.triage.exists():
         return {}, []
-    entries: dict[str, dict[str, str]] = json.loads(TRIAGE.read_text(encoding="utf-8"))
+    entries: dict[str, dict[str, str]] = json.loads(target.triage.read_text(encoding="utf-8"))
     by_id = {m.id: m for m in mutants}
     fresh, stale = {}, []
     for key, entry in entries.items():
@@ -311,12 +408,17 @@ def summarise(outcomes: list[Outcome], triage: dict[str, dict[str, str]], meta: 
 
 def render_markdown(summary: dict[str, Any]) -> str:
     c = summary["counts"]
+    file = summary.get("file", "tests/servers/reference.py")
+    executed = summary.get("executed_mutants")
+    on_lines = ("" if executed is None else f"; {executed} of them on lines the suite made the unmutated server run"
+                + (", the only ones kept" if summary.get("executed_only") else ""))
+    sample = f", a sample of {summary['total']} drawn with seed {summary['seed']}" if summary.get("sample") else ""
     lines = [
-        "# Mutation benchmark", "",
+        f"# Mutation benchmark: {summary.get('title', 'the FastAPI reference')} (`{file}`)", "",
         f"`{summary['command']}` at commit {summary['commit']}, {summary['finished']} "
         f"(profile `{summary['profile']}`, seed {summary['seed']}, level full, {summary['jobs']} jobs).", "",
-        f"- mutants: {summary['total']} tested of {summary['domain_mutants']} in domain functions "
-        f"({summary['all_mutants']} made by cosmic-ray over the whole file)",
+        f"- mutants: {summary['total']} tested; {summary['domain_mutants']} in domain functions{on_lines}"
+        f"{sample} ({summary['all_mutants']} made by cosmic-ray over the whole file)",
         f"- killed {c[KILLED]}, survived {c[SURVIVED]}, timed out {c[TIMED_OUT]}, incompetent {c[INCOMPETENT]}",
     ]
     for key, label in (("score_raw", "no survivor equivalent"),
@@ -325,6 +427,10 @@ def render_markdown(summary: dict[str, Any]) -> str:
         s = summary[key]
         value = "n/a" if s["score"] is None else f"{s['score']:.1%}"
         lines.append(f"- score ({label}): {c[KILLED]} / {s['denominator']} = {value}")
+    verdicts = Counter((m["triage"] or {}).get("verdict", "untriaged") for m in summary["mutants"]
+                       if m["status"] == SURVIVED)
+    if verdicts:
+        lines.append("- survivors by triage: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
     lines += [f"- wall time: {summary['wall_seconds']:.0f} s", "", "## Survivors", ""]
     for m in summary["mutants"]:
         if m["status"] != SURVIVED:
@@ -340,9 +446,13 @@ def render_markdown(summary: dict[str, Any]) -> str:
                   f"`{m['mutated']}` — {m['detail'][:300]}" for m in others]
         lines.append("")
     lines += ["## Killed", "", "| mutant | line | mutated line | failed checks |", "|---|---|---|---|"]
-    lines += [f"| `{m['id']}` | {m['line']} | `{m['mutated']}` | {', '.join(m['failed_checks'])} |"
+    lines += [f"| `{m['id']}` | {m['line']} | `{_cell(m['mutated'])}` | {', '.join(m['failed_checks'])} |"
               for m in summary["mutants"] if m["status"] == KILLED]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def _record(session: Path, outcomes: list[Outcome]) -> None:
@@ -368,15 +478,25 @@ def _commit() -> str:
     return "unknown"
 
 
-def _write(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> None:
+def _uncommitted() -> list[str]:
+    """Files of the suite and the contract changed but not committed when the run started (others'
+    work in progress runs too: the commit alone does not name the code that ran)."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "conformance", "crosmos_contract"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return [line[3:] for line in out.splitlines() if line.strip()]
+    return []
+
+
+def _write(out: Path, outcomes: list[Outcome], meta: dict[str, Any], target: Target) -> dict[str, Any]:
     """Apply the triage, write OUT/mutation.json and OUT/mutation.md, print the figures."""
-    triage, stale = load_triage([o.mutant for o in outcomes])
+    triage, stale = load_triage([o.mutant for o in outcomes], target)
     summary = summarise(outcomes, triage, {**meta, "stale_triage": stale})
     (out / "mutation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (out / "mutation.md").write_text(render_markdown(summary), encoding="utf-8")
     c = summary["counts"]
-    print(f"\nkilled {c[KILLED]}, survived {c[SURVIVED]}, timed out {c[TIMED_OUT]}, incompetent {c[INCOMPETENT]} "
-          f"(of {len(outcomes)})")
+    print(f"\n{target.title}: killed {c[KILLED]}, survived {c[SURVIVED]}, timed out {c[TIMED_OUT]}, "
+          f"incompetent {c[INCOMPETENT]} (of {len(outcomes)})")
     for key, label in (("score_raw", "untriaged"), ("score_equivalent_only", "equivalents excluded"),
                        ("score_unforbidden_as_equivalent", "equivalents + unforbidden excluded")):
         s = summary[key]
@@ -384,14 +504,16 @@ def _write(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> None:
         print(f"score ({label}): {c[KILLED]} / {s['denominator']} = {value}")
     untriaged = [o.mutant.id for o in outcomes if o.status == SURVIVED and o.mutant.id not in triage]
     if untriaged:
-        print(f"{len(untriaged)} survivors not triaged in {TRIAGE.relative_to(ROOT)}")
+        print(f"{len(untriaged)} survivors not triaged in {target.triage.relative_to(ROOT)}")
     if stale:
-        print(f"{len(stale)} triage entries match no mutant of this run (reference.py changed, or a --sample run)")
+        print(f"{len(stale)} triage entries match no mutant of this run "
+              f"({target.path.name} changed, or a --sample run)")
     print(f"wall time {meta['wall_seconds']:.0f} s; reports in {out}/mutation.md and mutation.json")
+    return summary
 
 
-def rescore(out: Path) -> int:
-    """Re-apply bench/mutation_triage.json to a finished run's OUT/mutation.json (no mutant is re-run)."""
+def rescore(out: Path, target: Target) -> int:
+    """Re-apply the target's triage to a finished run's OUT/mutation.json (no mutant is re-run)."""
     data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
     names = {f.name for f in Mutant.__dataclass_fields__.values()}
     outcomes = [Outcome(Mutant(**{k: v for k, v in m.items() if k in names}), m["status"], m["exit_code"],
@@ -399,54 +521,44 @@ def rescore(out: Path) -> int:
                 for m in data["mutants"]]
     meta = {k: v for k, v in data.items() if k not in ("counts", "total", "mutants", "stale_triage")
             and not k.startswith("score_")}
-    _write(out, outcomes, meta)
+    _write(out, outcomes, meta, target)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sample", type=int, metavar="N", help="test N mutants drawn with --seed (default: all)")
-    parser.add_argument("--jobs", type=int, default=2, metavar="J", help="mutants tested at once (default 2)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="where reports go")
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, choices=("smoke", "quick", "standard"))
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the suite's seed (and the sample's)")
-    parser.add_argument("--rescore", action="store_true",
-                        help="re-apply the triage to the run in --out without testing anything")
-    parser.add_argument("--run-mutant", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.run_mutant is not None:
-        return run_mutant(args.run_mutant, args.profile, args.seed, args.report)
-    if args.rescore:
-        return rescore(args.out.resolve())
-    if not 1 <= args.jobs <= 8:
-        parser.error("--jobs must be between 1 and 8")
-
+def run_target(target: Target, out: Path, args: argparse.Namespace, command: str) -> int:
+    """Baseline (traced), mutants, one at a time per job; the reports in ``out``. 2 if the baseline fails."""
     started = time.monotonic()
     commit = _commit()  # at the start: the code that ran, not what HEAD became meanwhile
-    out: Path = args.out.resolve()
+    uncommitted = _uncommitted()
     out.mkdir(parents=True, exist_ok=True)
-    source = TARGET.read_text(encoding="utf-8")
+    source = target.path.read_text(encoding="utf-8")
     session = out / "session.sqlite"
-    mutants, made = generate_mutants(TARGET, session)
-    domain = len(mutants)
-    if args.sample is not None and args.sample < domain:
-        mutants = sorted(random.Random(args.seed).sample(mutants, args.sample), key=lambda m: m.line)
-    print(f"cosmic-ray made {made} mutants of {TARGET.relative_to(ROOT)}; {domain} in domain functions; "
-          f"testing {len(mutants)} with profile {args.profile}, seed {args.seed}, {args.jobs} jobs", flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="crosmos-mutation-") as tmp:
-        baseline = test_one(None, source, args.profile, args.seed, Path(tmp) / "baseline")
+    with tempfile.TemporaryDirectory(prefix=f"crosmos-mutation-{target.name}-") as tmp:
+        trace = Path(tmp) / "executed-lines.json"
+        baseline = test_one(None, source, target, args.profile, args.seed, Path(tmp) / "baseline", trace=trace)
         if baseline.status != SURVIVED:
-            print(f"the unmutated reference is not conformant ({baseline.status}, exit {baseline.exit_code}, "
+            print(f"{target.title} (unmutated) is not conformant ({baseline.status}, exit {baseline.exit_code}, "
                   f"{baseline.failed_checks}): {baseline.detail}", file=sys.stderr)
             return 2
-        print(f"baseline: the unmutated reference passes in {baseline.seconds:.1f} s", flush=True)
+        executed = set(json.loads(trace.read_text(encoding="utf-8")))
+        print(f"baseline: {target.title} (unmutated) passes in {baseline.seconds:.1f} s (traced); "
+              f"{len(executed)} lines of {target.relative} executed", flush=True)
+        mutants, made, domain = generate_mutants(target, session, executed if target.executed_only else None)
+        on_executed = sum(1 for m in mutants if m.line in executed)
+        sample = target.default_sample if args.sample is None else (args.sample or None)
+        kept = len(mutants)
+        if sample is not None and sample < kept:
+            mutants = sorted(random.Random(args.seed).sample(mutants, sample),
+                             key=lambda m: (m.line, m.operator, m.occurrence))
+        print(f"cosmic-ray made {made} mutants of {target.relative}; {domain} in domain functions, "
+              f"{on_executed} of them on executed lines{' (kept)' if target.executed_only else ''}; "
+              f"testing {len(mutants)}{f' (a sample drawn with seed {args.seed})' if len(mutants) < kept else ''} "
+              f"with profile {args.profile}, seed {args.seed}, {args.jobs} jobs", flush=True)
         outcomes: list[Outcome] = []
         lock = threading.Lock()
 
         def one(index: int, mutant: Mutant) -> Outcome:
-            outcome = test_one(mutant, source, args.profile, args.seed, Path(tmp) / f"m{index:03d}")
+            outcome = test_one(mutant, source, target, args.profile, args.seed, Path(tmp) / f"m{index:03d}")
             with lock:
                 outcomes.append(outcome)
                 print(f"[{len(outcomes):3d}/{len(mutants)}] {outcome.status:11s} {outcome.seconds:5.1f} s  "
@@ -459,15 +571,68 @@ def main(argv: list[str] | None = None) -> int:
     _record(session, outcomes)
 
     wall = time.monotonic() - started
-    command = "python -m bench.mutation " + " ".join(argv if argv is not None else sys.argv[1:])
-    meta = {"command": command.strip(), "commit": commit,
+    meta = {"command": command, "reference": target.name, "title": target.title, "file": target.relative,
+            "commit": commit, "uncommitted": uncommitted,
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "profile": args.profile, "seed": args.seed, "jobs": args.jobs, "sample": args.sample,
-            "all_mutants": made, "domain_mutants": domain, "wall_seconds": round(wall, 1),
-            "baseline_seconds": baseline.seconds,
+            "profile": args.profile, "seed": args.seed, "jobs": args.jobs,
+            "sample": len(mutants) if len(mutants) < kept else None,
+            "all_mutants": made, "domain_mutants": domain, "executed_mutants": on_executed,
+            "executed_only": target.executed_only, "executed_lines": sorted(executed),
+            "wall_seconds": round(wall, 1), "baseline_seconds": baseline.seconds,
             "target_sha256": hashlib.sha256(source.encode()).hexdigest()}
-    _write(out, outcomes, meta)
+    _write(out, outcomes, meta, target)
     return 0
+
+
+def _targets(choice: str) -> list[Target]:
+    return list(TARGETS.values()) if choice == "both" else [TARGETS[choice]]
+
+
+def _out(target: Target, given: Path | None, several: bool) -> Path:
+    if given is None:
+        return target.out
+    return (given / target.name if several else given).resolve()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reference", choices=(*TARGETS, "both"), default="reference",
+                        help="which reference to mutate: the FastAPI one written beside the suite (default), "
+                             "the independent one written from the contract alone, or both in turn")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help=f"test N mutants drawn with --seed; 0: all (default: all of the FastAPI reference, "
+                             f"{DEFAULT_INDEPENDENT_SAMPLE} of the independent one)")
+    parser.add_argument("--jobs", type=int, default=2, metavar="J", help="mutants tested at once (default 2)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where reports go (default reports/mutation and reports/mutation-independent; "
+                             "with --reference both, DIR/reference and DIR/independent)")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, choices=("smoke", "quick", "standard"))
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the suite's seed (and the sample's)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="re-apply the triage to the run in --out without testing anything")
+    parser.add_argument("--run-mutant", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--trace-lines", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    targets = _targets(args.reference)
+    if args.run_mutant is not None:
+        if len(targets) != 1:
+            parser.error("--run-mutant needs one --reference")
+        return run_mutant(args.run_mutant, targets[0], args.profile, args.seed, args.report, args.trace_lines)
+    several = len(targets) > 1
+    if args.rescore:
+        return max(rescore(_out(t, args.out, several), t) for t in targets)
+    if not 1 <= args.jobs <= 8:
+        parser.error("--jobs must be between 1 and 8")
+    if args.sample is not None and args.sample < 0:
+        parser.error("--sample must be 0 (all) or more")
+
+    started = time.monotonic()
+    command = ("python -m bench.mutation " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    codes = [run_target(t, _out(t, args.out, several), args, command) for t in targets]
+    if several:
+        print(f"\nboth references: wall time {time.monotonic() - started:.0f} s")
+    return max(codes)
 
 
 if __name__ == "__main__":
