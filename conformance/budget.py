@@ -4,7 +4,7 @@ A profile is a count of requests. How long they take depends on where the server
 away, or paced to 10 req/s, the default caps of a local run would cut every run short. So when
 no ``--budget`` is given, the cap is the profile's, or three times what the planned requests need
 at the latency measured by the preflight over the workers that send them (they seldom all
-overlap), or 1.5 times what they need at the pace the server allows, whichever is largest; it
+overlap), or three times what they need at the pace the server allows, whichever is largest; it
 grows when the server's refusals slow the pace. A given ``--budget`` never grows.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 LATENCY_FACTOR = 3.0  # the workers overlap about two requests in four at best (one fuzz batch runs alone first)
-PACE_FACTOR = 1.5
+PACE_FACTOR = 3.0  # a loaded machine sends slower than the pace allows
 SLACK_S = 10.0
 
 

@@ -26,8 +26,8 @@ from conformance.client import HttpClient
 from conformance.findings import hide
 from conformance.generation import GenerationRun, Shard, build_schema, plan, sessions_from
 from conformance.probe_session import ProbeRunner, run_probes
-from conformance.probes import PROBES
-from conformance.profiles import COVERAGE_CASES, PROBE_REQUESTS, PROFILES, Profile
+from conformance.probes import PROBES, dry_run
+from conformance.profiles import COVERAGE_CASES, PROFILES, Profile
 from conformance.result import CertLevel, Note, ResultBuilder, SuiteResult
 from conformance.transport import (
     DEFAULT_MAX_BODY_BYTES,
@@ -118,7 +118,8 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     transport.deadline = lambda: budget.deadline
     errors: list[str] = []
     shards = plan(profile, seed)
-    planned = PROBE_REQUESTS + (COVERAGE_CASES if profile.coverage else 0) + profile.max_examples
+    probe_requests = len(dry_run(datetime.now(UTC).date(), options.token).asked)
+    planned = probe_requests + (COVERAGE_CASES if profile.coverage else 0) + profile.max_examples
     generation = GenerationRun(contract, options.base_url, options.token, options.timeout, state, builder, budget,
                                secrets, lambda done, detail: notify(Progress("generated", done, None, detail)))
     probe_schema = build_schema(contract, options.base_url, options.token, options.timeout,
@@ -146,7 +147,7 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
                 errors.extend(generation.errors)
                 if generation.cut_short:
                     stop_reason = "budget"
-                    needed = generation.planned(shards) + PROBE_REQUESTS
+                    needed = generation.planned(shards) + probe_requests
                     larger = math.ceil(budget.seconds * max(1.5, needed / max(1, transport.sent)))
                     errors.append(f"incomplete: {generation.sent} of about {generation.planned(shards)} generated "
                                   f"cases sent before the {budget.seconds:g} s budget was spent; rerun with "

@@ -15,11 +15,11 @@ import hmac
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from crosmos_contract.exchange import Exchange
+from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest
 from crosmos_contract.rules import (
     Violation,
     check_explicit_default,
@@ -413,7 +413,8 @@ DateCase = tuple[str, str, str]  # (label, value, "valid" | "invalid" | "unclear
 def calendar_cases(today: date) -> tuple[DateCase, ...]:
     """Dates derived from every rule of the proleptic Gregorian calendar, at its boundaries, both ways.
 
-    Month lengths (the last day of each month and the day after it, in a common and a leap year),
+    Month lengths (the last day of each month and the day after it in a common year; Feb 30 in a
+    leap year),
     the leap-year rules (divisible by 4; not by 100; but by 400 — a year of each kind, Feb 29 and the
     day either side), the field bounds (day 00, month 00 and 13, 0001-01-01 and 9999-12-31 and one past
     them), year and century turns, and year 0000 (RFC 3339 allows it, Python does not: unclear).
@@ -432,11 +433,11 @@ def calendar_cases(today: date) -> tuple[DateCase, ...]:
         valid = 1 <= m <= 12 and 1 <= y <= 9999 and 1 <= d <= calendar.monthrange(y, m)[1]
         cases.append((label, text, "valid" if valid else "unclear" if y == 0 else "invalid"))
 
-    for y in (common, leap):
-        for m in range(1, 13):
-            last = calendar.monthrange(y, m)[1]
-            day(f"{y}-month-{m}-last-day", y, m, last)
-            day(f"{y}-month-{m}-day-after-last", y, m, last + 1)
+    for m in range(1, 13):  # a leap year's months differ only in February, asked below
+        last = calendar.monthrange(common, m)[1]
+        day(f"{common}-month-{m}-last-day", common, m, last)
+        day(f"{common}-month-{m}-day-after-last", common, m, last + 1)
+    day(f"{leap}-feb-30", leap, 2, 30)
     for label, y in (("not-divisible-by-4", common), ("divisible-by-4", leap), ("century", century_common),
                      ("next-century", next_century_common), ("divisible-by-400", century_leap),
                      ("first-leap-year", 4), ("year-1", 1), ("last-leap-year", 9996)):
@@ -460,7 +461,7 @@ def calendar_cases(today: date) -> tuple[DateCase, ...]:
 def calendar_rules(session: ProbeSession) -> None:
     """A valid date as a one-day window (both parameters: 200, echoed — STATUS-001, PERIOD-003); an
     invalid one alone as ``start_date`` and alone as ``end_date`` (422 — STATUS-004, STATUS-005);
-    an unclear one alone (200 or 422, never 5xx)."""
+    an unclear one the same way (200 or 422, never 5xx)."""
     seen: set[str] = set()
     for label, value, kind in calendar_cases(session.today):
         if value in seen:
@@ -470,8 +471,7 @@ def calendar_rules(session: ProbeSession) -> None:
             session.get(f"calendar:{label}", [("start_date", value), ("end_date", value)])
         else:
             session.get(f"calendar:{label}:start", [("start_date", value)])
-            if kind == "invalid":
-                session.get(f"calendar:{label}:end", [("end_date", value)])
+            session.get(f"calendar:{label}:end", [("end_date", value)])
 
 
 def _b64(data: bytes) -> str:
@@ -657,3 +657,50 @@ PROBES: tuple[Probe, ...] = (
     Probe("limits-across-windows", ("CONSIST-004",), limits_across_windows,
           "plan and limits compared over every window fetched"),
 )
+
+
+_DRY_BODY = (b'{"plan":"pro","period_start":"2000-01-01","period_end":"2000-01-01","tokens":{"used":1,"limit":9,'
+             b'"remaining":8},"queries":{"used":1,"limit":9,"remaining":8},"spaces":{"used":1,"limit":-1,'
+             b'"remaining":-1},"rate_limit_rpm":60,"rate_limit_per_day":600}')
+
+
+@dataclass
+class DryRun:
+    """A ProbeSession that sends nothing: every request is recorded and gets a plausible 200 usage
+    body. It tells how many requests the probes will send (for the budget) and what they ask
+    (for the input-space test), without a server."""
+
+    today: date
+    token: str
+    asked: list[tuple[str, str, tuple[tuple[str, str], ...], str | None]] = field(default_factory=list)
+
+    def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN, method: str = "GET") -> Exchange:
+        header = f"Bearer {self.token}" if authorization is KEEP_TOKEN else authorization
+        self.asked.append((name, method, tuple(params), header))
+        now = datetime.combine(self.today, time(12), tzinfo=UTC)
+        reply = ReceivedResponse(200, (("Content-Type", "application/json"),), _DRY_BODY, 0.0)
+        return Exchange(SentRequest(method, "http://dry.run/api/v1/usage"), reply, now, now, f"probe:{name}")
+
+    def usage_body(self, exchange: Exchange) -> Mapping[str, Any] | None:
+        assert exchange.response is not None
+        body: Mapping[str, Any] = exchange.response.json()
+        return body
+
+    def todays(self, exchange: Exchange) -> tuple[date, ...]:
+        return (self.today,)
+
+    def conclude(self, check_id: str, violations: Sequence[Violation], *exchanges: Exchange) -> None:
+        pass
+
+    def all_usage_bodies(self) -> list[tuple[Exchange, Mapping[str, Any]]]:
+        return []
+
+    def evidence(self, check_id: str, text: str) -> None:
+        pass
+
+
+def dry_run(today: date, token: str) -> DryRun:
+    session = DryRun(today, token)
+    for probe in PROBES:
+        probe.run(session)
+    return session

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROBE_REQUESTS = 100  # about what the probes send (97 here; the real token's variants vary a little)
 COVERAGE_CASES = 40  # about what schemathesis's coverage phase sends on this contract (34 here)
 FUZZ_SHARDS = 4  # the fuzzed cases are drawn in this many seeded batches, so workers can send them side by side
 

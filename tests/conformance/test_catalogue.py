@@ -33,3 +33,12 @@ def test_probes_only_name_catalogue_ids() -> None:
     known = {spec.id for spec in CATALOGUE}
     for probe in PROBES:
         assert set(probe.covers) <= known, probe.name
+
+
+def test_design_md_lists_the_catalogue_as_the_code_has_it() -> None:
+    """docs/design.md is the authority users read; its table must say what the code checks."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "design.md").read_text(encoding="utf-8")
+    missing = [spec.id for spec in CATALOGUE if f"| {spec.id} | {spec.level.value} | {spec.rule} |" not in text]
+    assert not missing, f"docs/design.md's catalogue lacks or misstates: {missing}"
