@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -90,8 +89,10 @@ def _writable(_: click.Context, __: click.Parameter, value: Path | None) -> Path
 @main.command()
 @click.option("--base-url", metavar="URL", callback=_base_url, help="Server to certify. Without it, the embedded "
               "mock is started, certified and stopped.")
-@click.option("--token", metavar="TOKEN", envvar=TOKEN_ENV, show_envvar=True,
-              help="Bearer token the server accepts. Never printed or written to a report.")
+@click.option("--token", "tokens", metavar="TOKEN", multiple=True,
+              help=f"Bearer token the server accepts (default: ${TOKEN_ENV}). Repeatable: further credentials "
+                   "(other orgs' keys, a JWT) are each asked the per-org probes; findings name them by position. "
+                   "Never printed or written to a report.")
 @click.option("--profile", type=click.Choice(list(PROFILES)), default="quick", show_default=True,
               help="How much generated data: quick (<15 s locally), standard (<60 s); smoke is for tests.")
 @click.option("--level", type=click.Choice([level.value for level in CertLevel]), default="core",
@@ -130,7 +131,7 @@ def _writable(_: click.Context, __: click.Parameter, value: Path | None) -> Path
               "(default: as fast as the server answers, slowing down when it answers 429).")
 @click.option("--workers", type=click.IntRange(1, 16), help="Requests in flight at once (default: 1 for a server "
               "that answers within 50 ms, else 4).")
-def run(base_url: str | None, token: str | None, profile: str, level: str, seed: int | None, timezone: str | None,
+def run(base_url: str | None, tokens: tuple[str, ...], profile: str, level: str, seed: int | None, timezone: str | None,
         timeout: float, max_response_time: float, budget: float | None, contract: Path | None,
         junit_xml: Path | None, json_path: Path | None, html: Path | None, show_checks: bool,
         no_progress: bool, cacert: Path | None, insecure: bool, cert: Path | None, key: Path | None,
@@ -142,14 +143,21 @@ def run(base_url: str | None, token: str | None, profile: str, level: str, seed:
         return
     err = Console(stderr=True, soft_wrap=True)  # an error is one line in a CI log
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    secrets: list[str] = [token or ""]
+    given = list(tokens) or ([os.environ[TOKEN_ENV]] if os.environ.get(TOKEN_ENV) else [])
+    secrets: list[str] = list(given)
+    token: str | None = None
+    more: list[str] = []
     try:
         notes: list[str] = []
-        if token is not None:
-            source = click.get_current_context().get_parameter_source("token")
-            token, note = clean_token(token, f"${TOKEN_ENV}" if source is ParameterSource.ENVIRONMENT else "--token")
-            secrets.append(token)
+        for position, value in enumerate(given, start=1):
+            label = (f"${TOKEN_ENV}" if not tokens else "--token" if len(given) == 1 else f"--token #{position}")
+            cleaned, note = clean_token(value, label)
+            secrets.append(cleaned)
             notes += [note] if note else []
+            if token is None:
+                token = cleaned
+            elif cleaned != token and cleaned not in more:
+                more.append(cleaned)
         if base_url is not None and not token:
             raise click.UsageError(f"--token (or ${TOKEN_ENV}) is required with --base-url")
         header_pairs, header_notes = parse_headers(headers)
@@ -167,7 +175,8 @@ def run(base_url: str | None, token: str | None, profile: str, level: str, seed:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once, above
     options = RunOptions(base_url=base_url or "", token=token or MOCK_TOKEN, profile=profile, level=CertLevel(level),
                          seed=seed, timezone=timezone, timeout=timeout, max_response_time=max_response_time,
-                         budget=budget, contract=contract, workers=workers, transport=transport, notes=tuple(notes))
+                         budget=budget, contract=contract, workers=workers, transport=transport, notes=tuple(notes),
+                         more_tokens=tuple(more) if base_url is not None else ())
     try:
         with _target(base_url, seed, err) as (url, target):
             options = replace(options, base_url=url, target=target)

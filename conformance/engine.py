@@ -25,8 +25,8 @@ from conformance.checks import RunState, activated
 from conformance.client import HttpClient
 from conformance.findings import hide
 from conformance.generation import GenerationRun, Shard, build_schema, plan, sessions_from
-from conformance.probe_session import ProbeRunner, run_probes
-from conformance.probes import PROBES, dry_run
+from conformance.probe_session import ProbeRunner, for_credential, run_probes
+from conformance.probes import PER_CREDENTIAL, PROBES, dry_run
 from conformance.profiles import COVERAGE_CASES, PROFILES, Profile
 from conformance.result import CertLevel, Note, ResultBuilder, SuiteResult
 from conformance.transport import (
@@ -49,6 +49,7 @@ class RunOptions:
     base_url: str
     token: str
     profile: str = "quick"
+    more_tokens: tuple[str, ...] = ()  # further credentials the server issued (other orgs, a JWT): per-org probes
     level: CertLevel = CertLevel.CORE
     seed: int | None = None
     timezone: str | None = None
@@ -102,13 +103,13 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
         settings.validate()
     except ValueError as exc:
         raise ConnectionProblem(str(exc)) from None
-    secrets = settings.secrets
+    secrets = (*settings.secrets, *options.more_tokens)
     contract = load_contract(options.contract)
     zone = resolve_timezone(options.timezone)
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
     notify = progress or (lambda _: None)
     judge_settings = JudgeSettings(options.token, zone, options.max_response_time, options.timeout,
-                                   server_errors=False)
+                                   server_errors=False, also_valid=options.more_tokens)
     state = RunState(judge_settings, hidden_headers=frozenset(name.lower() for name, _ in settings.headers))
     builder = ResultBuilder()
     started_at = datetime.now(UTC)
@@ -118,7 +119,11 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     transport.deadline = lambda: budget.deadline
     errors: list[str] = []
     shards = plan(profile, seed)
-    probe_requests = len(dry_run(datetime.now(UTC).date(), options.token).asked)
+    today = datetime.now(UTC).date()
+    probe_requests = len(dry_run(today, options.token).asked) + sum(
+        len(dry_run(today, token, PER_CREDENTIAL).asked) for token in options.more_tokens)
+    further = [probe for probe in PROBES if probe.name in PER_CREDENTIAL]
+    probes_planned = len(PROBES) + len(further) * len(options.more_tokens)
     planned = probe_requests + (COVERAGE_CASES if profile.coverage else 0) + profile.max_examples
     generation = GenerationRun(contract, options.base_url, options.token, options.timeout, state, builder, budget,
                                secrets, lambda done, detail: notify(Progress("generated", done, None, detail)))
@@ -131,9 +136,18 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
         budget.fit(planned, runner.preflight_seconds, workers, settings.rate_limit)
         generation.grow = lambda: _grow_for_pace(budget, transport, planned, runner.preflight_seconds, workers)
         generation.transport_stopped = lambda: transport.stopped
-        notify(Progress("probes", 0, len(PROBES), "starting"))
+        notify(Progress("probes", 0, probes_planned, "starting"))
         done, stop_reason, error = run_probes(
-            runner, PROBES, workers, lambda n, name: notify(Progress("probes", n, len(PROBES), name)))
+            runner, PROBES, workers, lambda n, name: notify(Progress("probes", n, probes_planned, name)))
+        for position, token in enumerate(options.more_tokens, start=2):
+            if stop_reason != "completed":
+                break
+            other = for_credential(runner, position, token)
+            offset = done
+            more, stop_reason, error = run_probes(
+                other, further, workers,
+                lambda n, name, o=offset: notify(Progress("probes", o + n, probes_planned, name)))  # type: ignore[misc]
+            done += more
         if error:
             errors.append(error)
         _grow_for_pace(budget, transport, planned, runner.preflight_seconds, workers)
@@ -186,7 +200,7 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
         generated_cases=generation.sent,
         stop_reason=stop_reason,
         probes_run=done,
-        probes_planned=len(PROBES),
+        probes_planned=probes_planned,
         budget_s=budget.seconds,
         workers=workers,
         rate_limits=rate_limits,

@@ -63,6 +63,7 @@ class ProbeRunner:
     failures_in_a_row: int = 0
     today: date = field(default_factory=lambda: datetime.now(UTC).date())
     preflight_seconds: float = 0.0
+    label: str = ""  # "credential-2:" for a run's further credentials: findings say which one showed them
     _bodies: list[tuple[Exchange, Mapping[str, Any]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,7 +99,7 @@ class ProbeRunner:
         if (self.budget is not None and self.budget.spent()) or self.client.transport.stopped:
             raise BudgetSpent
         exchange = self.client.send(USAGE_PATH, params=params, headers=self._headers(authorization),
-                                    method=method, origin=f"probe:{name}")
+                                    method=method, origin=f"probe:{self.label}{name}")
         with self._lock:
             self.sent += 1
             self.failures_in_a_row = self.failures_in_a_row + 1 if exchange.response is None else 0
@@ -189,6 +190,14 @@ class ProbeRunner:
         else:
             (received, expected), detail = describe_builtin(failure, check_id, exchange.response), failure.title
         self.builder.add_finding(finding(check_id, received, expected, exchange, self.token, self.secrets, detail))
+
+
+def for_credential(runner: ProbeRunner, position: int, token: str) -> ProbeRunner:
+    """A runner speaking as the run's ``position``-th credential (1-based), sharing everything
+    else; its cross-request rules compare its own replies only (another org has other limits)."""
+    return ProbeRunner(runner.client, runner.schema, runner.state, runner.builder, token, runner.secrets,
+                       runner.budget, today=runner.today, preflight_seconds=runner.preflight_seconds,
+                       label=f"credential-{position}:")
 
 
 def _as_schemathesis_response(exchange: Exchange) -> Response:

@@ -699,8 +699,16 @@ class DryRun:
         pass
 
 
-def dry_run(today: date, token: str) -> DryRun:
+def dry_run(today: date, token: str, names: Sequence[str] | None = None) -> DryRun:
+    """What the probes (those named, else all) ask, without a server."""
     session = DryRun(today, token)
     for probe in PROBES:
-        probe.run(session)
+        if names is None or probe.name in names:
+            probe.run(session)
     return session
+
+
+# What each further credential is asked: the probes whose rules hold per org (defaults, windows,
+# repeats, HEAD), not the ones about rejected credentials or dates, which the first one covers.
+PER_CREDENTIAL: tuple[str, ...] = ("defaults", "repeated-requests", "nested-windows", "explicit-default-window",
+                                   "future-windows", "limits-across-windows")

@@ -31,8 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crosmos", "Crosmos usage-endpoint conformance")
     group.addoption("--crosmos-base-url", action="store", default=None, metavar="URL",
                     help="Certify the server at URL: one test per check id.")
-    group.addoption("--crosmos-token", action="store", default=None, metavar="TOKEN",
-                    help=f"Bearer token for the server (default: ${TOKEN_ENV}).")
+    group.addoption("--crosmos-token", action="append", default=[], metavar="TOKEN",
+                    help=f"Bearer token for the server (default: ${TOKEN_ENV}); repeatable: further credentials "
+                         "are asked the per-org probes.")
     group.addoption("--crosmos-profile", action="store", default="quick", choices=PROFILE_NAMES,
                     help="smoke, quick (default) or standard.")
     group.addoption("--crosmos-level", action="store", default="core", choices=("core", "full"),
@@ -143,7 +144,7 @@ def _suite_result(config: pytest.Config) -> SuiteResult:
             cached = run_suite(options)
         except Exception as exc:  # a connection or usage problem fails every item with the same cause
             cached = hide(f"cannot certify: {type(exc).__name__}: {exc}", options.token,
-                          options.transport.secrets)
+                          (*options.transport.secrets, *options.more_tokens))
         else:
             if cached.exit_code == 2:  # cut short with nothing decided: no check may read as passed
                 cached = f"incomplete ({cached.stop_reason}): " + "; ".join(cached.errors)
@@ -165,8 +166,12 @@ def _run_options(config: pytest.Config) -> RunOptions:
     from conformance.result import CertLevel
     from conformance.transport import TransportSettings
 
-    given = config.getoption("crosmos_token")
-    token, note = clean_token(given or os.environ.get(TOKEN_ENV, ""), "--crosmos-token" if given else f"${TOKEN_ENV}")
+    given: list[str] = config.getoption("crosmos_token") or [os.environ.get(TOKEN_ENV, "")]
+    cleaned = [clean_token(value, f"--crosmos-token #{n}" if len(given) > 1 else
+                           "--crosmos-token" if config.getoption("crosmos_token") else f"${TOKEN_ENV}")
+               for n, value in enumerate(given, start=1)]
+    token = cleaned[0][0]
+    more = tuple(dict.fromkeys(value for value, _ in cleaned[1:] if value != token))
     headers, notes = parse_headers(config.getoption("crosmos_header"))
     rate = config.getoption("crosmos_rate_limit")
 
@@ -189,7 +194,8 @@ def _run_options(config: pytest.Config) -> RunOptions:
         budget=config.getoption("crosmos_budget"),
         workers=config.getoption("crosmos_workers"),
         transport=transport,
-        notes=tuple([note] if note else []) + tuple(notes),
+        more_tokens=more,
+        notes=tuple(n for _, n in cleaned if n) + tuple(notes),
     )
 
 

@@ -108,8 +108,9 @@ class Expectation:
         return any(p.value is not None and not _EXTREME_LOW < p.value < _EXTREME_HIGH for p in self.params)
 
 
-def read_auth(header: str | None, token: str | None) -> AuthReading:
-    """How the ``Authorization`` header reads against ``token`` (None: no token to compare with)."""
+def read_auth(header: str | None, token: str | None, also_valid: Sequence[str] = ()) -> AuthReading:
+    """How the ``Authorization`` header reads against ``token`` (None: no token to compare with) and
+    the other credentials the server issued."""
     if header is None:
         return AuthReading.MISSING
     scheme, _, credential = header.strip().partition(" ")
@@ -120,7 +121,7 @@ def read_auth(header: str | None, token: str | None) -> AuthReading:
         return AuthReading.MALFORMED
     if token is None:
         return AuthReading.UNCHECKED
-    return AuthReading.OK if credential == token else AuthReading.BAD_TOKEN
+    return AuthReading.OK if credential == token or credential in also_valid else AuthReading.BAD_TOKEN
 
 
 def read_date(name: str, values: Sequence[str]) -> DateParam:
@@ -181,7 +182,7 @@ def _timestamp(raw: str) -> tuple[Reading, date | None]:
 
 
 def expect(method: str, query: Sequence[tuple[str, str]], authorization: str | None, token: str | None,
-           url_length: int, todays: Sequence[date]) -> Expectation:
+           url_length: int, todays: Sequence[date], also_valid: Sequence[str] = ()) -> Expectation:
     """Everything the judge needs to know about what ``query`` asks of the server."""
     grouped: dict[str, list[str]] = {name: [] for name in DATE_PARAMS}
     unknown: list[str] = []
@@ -193,7 +194,7 @@ def expect(method: str, query: Sequence[tuple[str, str]], authorization: str | N
     start = read_date("start_date", grouped["start_date"])
     end = read_date("end_date", grouped["end_date"])
     return Expectation(
-        auth=read_auth(authorization, token),
+        auth=read_auth(authorization, token, also_valid),
         start=start,
         end=end,
         unknown_params=tuple(unknown),

@@ -53,6 +53,7 @@ class JudgeSettings:
     max_response_time: float | None = 2.0
     request_timeout: float = 10.0
     server_errors: bool = True
+    also_valid: tuple[str, ...] = ()  # more credentials the server issued (other orgs, a JWT beside a key)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def judge(exchange: Exchange, settings: JudgeSettings, *, schema: SchemaCheck | 
                      f"a reply in under {settings.max_response_time:g} s")
     days = tuple(todays) if todays is not None else today_candidates(exchange, settings.zone)
     expectation = expect(request.method, request.query_pairs, request.header("Authorization"),
-                         settings.token, len(request.url), days)
+                         settings.token, len(request.url), days, settings.also_valid)
     if request.method.upper() != "GET":
         _other_method(verdict, request, response)
     elif expectation.auth not in (AuthReading.OK, AuthReading.UNCHECKED):

@@ -49,6 +49,8 @@ BASE = ("run", "--base-url", "http://127.0.0.1:9", "--profile", "smoke", "--no-p
     (("--token", f"{SECRET}\x07"), {}, "control character (U+0007)"),
     (("--token", f"\x1b[2J{SECRET}"), {}, "control character (U+001B)"),
     (("--token", f"Bearer {SECRET}"), {}, "one word"),
+    (("--token", "csk_first_key_0000", "--token", f"{SECRET[:6]}\n{SECRET[6:]}"), {},
+     "--token #2 contains a line break"),
     (("--token", SECRET, "-H", f"X-Gateway-Key: {HEADER_SECRET}\nX-Evil: 1"), {}, "--header #1 (X-Gateway-Key)"),
     (("--token", SECRET, "-H", f"X-Gateway-Key {HEADER_SECRET}"), {}, "--header #1 is not 'Name: value'"),
     (("--token", SECRET, "-H", "X-Ok: 1", "-H", f"Authorization: Bearer {HEADER_SECRET}"), {},
