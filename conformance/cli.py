@@ -167,16 +167,22 @@ def run(base_url: str | None, tokens: tuple[str, ...], profile: str, level: str,
         transport.validate()
         secrets += transport.secrets
     except (CredentialError, ValueError) as exc:
-        _fail(err, str(exc), secrets)
+        usage = RunOptions(base_url=base_url or "", token=MOCK_TOKEN, profile=profile, level=CertLevel(level),
+                           seed=seed, timezone=timezone, contract=contract)
+        message = hide(str(exc), "", secrets)
+        _write_reports(unfinished_result(usage, message), junit_xml, json_path, html, err)
+        _fail(err, message, secrets)
     if insecure:
         err.print("warning: --insecure: the server's TLS certificate is not verified", highlight=False)
-        import urllib3
-
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # said once, above
+    if base_url is None and given:
+        err.print("note: without --base-url the embedded mock is certified with its own token; the one given is "
+                  "not used", highlight=False)
+        token, more = None, []
     options = RunOptions(base_url=base_url or "", token=token or MOCK_TOKEN, profile=profile, level=CertLevel(level),
                          seed=seed, timezone=timezone, timeout=timeout, max_response_time=max_response_time,
                          budget=budget, contract=contract, workers=workers, transport=transport, notes=tuple(notes),
                          more_tokens=tuple(more) if base_url is not None else ())
+    _keep_hypothesis_out_of_the_working_directory()
     try:
         with _target(base_url, seed, err) as (url, target):
             options = replace(options, base_url=url, target=target)
@@ -193,6 +199,18 @@ def run(base_url: str | None, tokens: tuple[str, ...], profile: str, level: str,
     out.print(render_console(result))
     _write_reports(result, junit_xml, json_path, html, err)
     sys.exit(result.exit_code)
+
+
+def _keep_hypothesis_out_of_the_working_directory() -> None:
+    """hypothesis keeps a ``.hypothesis/`` folder in the working directory even without its example
+    database; a certification run writes nothing there (unless the user points it somewhere)."""
+    if "HYPOTHESIS_STORAGE_DIRECTORY" in os.environ:
+        return
+    import tempfile
+
+    from hypothesis import configuration
+
+    configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "crosmos-conformance-hypothesis")
 
 
 def _fail(err: Console, message: str, secrets: list[str]) -> NoReturn:

@@ -111,7 +111,7 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     judge_settings = JudgeSettings(options.token, zone, options.max_response_time, options.timeout,
                                    server_errors=False, also_valid=options.more_tokens)
     state = RunState(judge_settings, hidden_headers=frozenset(name.lower() for name, _ in settings.headers))
-    builder = ResultBuilder()
+    builder = ResultBuilder(curl_flags=settings.curl_flags())
     started_at = datetime.now(UTC)
     budget = RunBudget(options.budget if options.budget is not None else profile.budget,
                        fixed=options.budget is not None)
@@ -162,7 +162,9 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
                 if generation.cut_short:
                     stop_reason = "budget"
                     needed = generation.planned(shards) + probe_requests
-                    larger = math.ceil(budget.seconds * max(1.5, needed / max(1, transport.sent)))
+                    # What the run reached, extrapolated to what it planned (or the pace given), and a margin.
+                    larger = math.ceil(1.3 * max(budget.seconds * needed / max(1, transport.sent),
+                                                 needed / settings.rate_limit if settings.rate_limit else 0))
                     errors.append(f"incomplete: {generation.sent} of about {generation.planned(shards)} generated "
                                   f"cases sent before the {budget.seconds:g} s budget was spent; rerun with "
                                   f"--budget {larger}")

@@ -146,6 +146,7 @@ class GenerationRun:
         with activated(schema, self.state):
             stream = from_schema(schema).execute()
             stopped = False
+            reason = "no end"
             for event in stream:
                 if isinstance(event, events.ScenarioFinished):
                     with self._lock:
@@ -158,19 +159,21 @@ class GenerationRun:
                     self.grow()
                     if not stopped and (self.budget.spent() or self.transport_stopped()):
                         stopped = True
-                        with self._lock:
-                            self.cut_short = True
                         stream.stop()
                 elif isinstance(event, events.NonFatalError):
                     self._error(f"schemathesis: {event.info.title}: {' '.join(event.info.message.split())}")
                 elif isinstance(event, events.FatalError):
                     self._error(f"schemathesis stopped: {event.exception}")
-                elif isinstance(event, events.EngineFinished) and not stopped:
+                elif isinstance(event, events.EngineFinished):
                     reason = str(event.stop_reason.value)
-                    if reason != "completed":
+                    if reason != "completed" and not stopped:
                         self._error(f"schemathesis stopped batch {shard.index + 1}: {reason}")
-                        with self._lock:
-                            self.cut_short = True
+        # Stopped at the budget after its last case, a batch is still complete: only one that
+        # did not send what it planned leaves the run incomplete.
+        full = shard.fuzzing and self._per_shard.get(shard.index, 0) >= shard.max_examples
+        if (stopped and not full and reason != "completed") or (not stopped and reason != "completed"):
+            with self._lock:
+                self.cut_short = True
 
     def _error(self, text: str) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ The plugin holds no check logic.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +81,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     try:
         config.stash[_OPTIONS] = _run_options(config)
     except ValueError as exc:  # CredentialError too: its message never holds the value
-        raise pytest.UsageError(str(exc).replace("--", "--crosmos-", 1) if str(exc).startswith("--") else str(exc)) \
-            from None
+        raise pytest.UsageError(_in_plugin_terms(str(exc))) from None
+    if config.getoption("crosmos_insecure"):
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("warning: --crosmos-insecure: the server's TLS certificate is not verified")
     from crosmos_contract.catalogue import CATALOGUE
 
     suite = CrosmosSuite.from_parent(session, name="crosmos", path=config.rootpath / "crosmos", nodeid="crosmos")
@@ -143,17 +147,26 @@ def _suite_result(config: pytest.Config) -> SuiteResult:
         try:
             cached = run_suite(options)
         except Exception as exc:  # a connection or usage problem fails every item with the same cause
-            cached = hide(f"cannot certify: {type(exc).__name__}: {exc}", options.token,
-                          (*options.transport.secrets, *options.more_tokens))
+            cached = _in_plugin_terms(hide(f"cannot certify: {type(exc).__name__}: {exc}", options.token,
+                                           (*options.transport.secrets, *options.more_tokens)))
         else:
             if cached.exit_code == 2:  # cut short with nothing decided: no check may read as passed
-                cached = f"incomplete ({cached.stop_reason}): " + "; ".join(cached.errors)
+                cached = _in_plugin_terms(f"incomplete ({cached.stop_reason}): " + "; ".join(cached.errors))
         config.stash[_RESULT] = cached
     if isinstance(cached, str):
         # Not a verdict about the server (rc 1 would read as "not conformant"): one line, and
         # pytest's own usage exit, as the CLI exits 2.
         pytest.exit(cached, returncode=pytest.ExitCode.USAGE_ERROR)
     return cached
+
+
+_CLI_OPTIONS = re.compile(r"(?<![\w-])--(cacert|insecure|cert|key|header|proxy|rate-limit|budget|base-url|token|"
+                          r"workers|timezone|profile|level|seed)\b")
+
+
+def _in_plugin_terms(message: str) -> str:
+    """The engine's messages name the CLI's options; here they carry the plugin's prefix."""
+    return _CLI_OPTIONS.sub(r"--crosmos-\1", message)
 
 
 def _run_options(config: pytest.Config) -> RunOptions:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from conformance.pacing import RateLimitReport
@@ -164,6 +164,7 @@ class ResultBuilder:
     probes and generated cases may be judged on several workers)."""
 
     examples_per_check: int = 3
+    curl_flags: str = ""  # what reproducers need to reach the server as the suite did (--cacert, -k, -x)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _findings: dict[str, list[Finding]] = field(default_factory=dict)
     _occurrences: dict[str, int] = field(default_factory=dict)
@@ -175,6 +176,8 @@ class ResultBuilder:
     def add_finding(self, finding: Finding) -> None:
         """Keep a few distinct findings per check; count each failing response once per check
         (a body with three float fields is one failing response, not three)."""
+        if self.curl_flags:
+            finding = replace(finding, curl=_with_flags(finding.curl, self.curl_flags))
         with self._lock:
             self._add_finding(finding)
 
@@ -188,6 +191,8 @@ class ResultBuilder:
             kept.append(finding)
 
     def add_note(self, note: Note) -> None:
+        if self.curl_flags:
+            note = replace(note, curl=_with_flags(note.curl, self.curl_flags))
         with self._lock:
             self._add_note(note)
 
@@ -228,3 +233,7 @@ class ResultBuilder:
             results.append(CheckResult(spec, outcome, findings, self._occurrences.get(spec.id, 0), notes, exercised,
                                        tuple(self._evidence.get(spec.id, ()))))
         return tuple(results)
+
+
+def _with_flags(curl: str, flags: str) -> str:
+    return curl.replace("curl -sS -i ", f"curl -sS -i {flags} ", 1)

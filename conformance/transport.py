@@ -15,6 +15,7 @@ and for nothing else: sessions never read ``~/.netrc``, which would replace ``Au
 from __future__ import annotations
 
 import os
+import shlex
 import ssl
 import threading
 import time
@@ -100,6 +101,23 @@ class TransportSettings:
                 values.append(password)
         return tuple(values)
 
+    def curl_flags(self) -> str:
+        """What a reproducer needs to reach the server as the suite did (never a secret)."""
+        flags = []
+        if self.insecure:
+            flags.append("-k")
+        elif self.cacert is not None:
+            flags.append(f"--cacert {shlex.quote(str(self.cacert))}")
+        if self.cert is not None:
+            flags.append(f"--cert {shlex.quote(str(self.cert))}")
+        if self.key is not None:
+            flags.append(f"--key {shlex.quote(str(self.key))}")
+        if self.proxy is not None:
+            parts = urlsplit(self.proxy)
+            shown = self.proxy.replace(f":{parts.password}@", ":[REDACTED]@") if parts.password else self.proxy
+            flags.append(f"-x {shlex.quote(shown)}")
+        return " ".join(flags)
+
     def verify(self) -> bool | str:
         """What requests' ``verify`` gets: False, a CA bundle path, or True (certifi's bundle)."""
         if self.insecure:
@@ -163,6 +181,12 @@ class TransportSettings:
             parts = urlsplit(self.proxy)
             if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
                 raise ValueError("--proxy: give a URL such as http://proxy.example:3128")
+        for where, proxy in (("--proxy", self.proxy), *((f"${k}", v) for k, v in self._env_proxies().items())):
+            if proxy and proxy.lower().startswith("socks"):
+                import importlib.util
+
+                if importlib.util.find_spec("socks") is None:
+                    raise ValueError(f"{where}: a SOCKS proxy needs PySocks (pip install 'requests[socks]')")
 
 
 class Transport:
@@ -170,6 +194,10 @@ class Transport:
 
     def __init__(self, settings: TransportSettings) -> None:
         self.settings = settings
+        if settings.insecure:  # asked for: the CLI and the plugin say it once, not urllib3 per request
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.pacer = Pacer(settings.rate_limit)
         self.deadline: Callable[[], float] | None = None  # no wait for a refusal may end after it (monotonic)
         self._adapter = _BoundedAdapter(self)
@@ -363,6 +391,10 @@ def failure_reason(exc: BaseException, settings: TransportSettings | None = None
             detail = _after(text, "certificate verify failed:")
             if "hostname mismatch" in lowered or "ip address mismatch" in lowered:
                 return f"the server's TLS certificate is not valid for this host ({detail})"
+            if settings is not None and settings.cacert is not None:
+                return (f"the server's TLS certificate is not trusted by the CA bundle given with --cacert "
+                        f"({detail or 'CERTIFICATE_VERIFY_FAILED'}): give the CA that signed it (not the server's "
+                        "own certificate), or skip verification with --insecure")
             return (f"the server's TLS certificate is not trusted ({detail or 'CERTIFICATE_VERIFY_FAILED'}): "
                     "give its CA with --cacert FILE (or $REQUESTS_CA_BUNDLE), or skip verification with --insecure")
         if "certificate required" in lowered or "handshake failure" in lowered:
@@ -374,11 +406,12 @@ def failure_reason(exc: BaseException, settings: TransportSettings | None = None
             return "TLS failed: the server does not speak TLS on this port (try http://)"
         return f"TLS failed ({_after(text, 'SSLError(') or type(exc).__name__})"
     if isinstance(exc, requests.exceptions.ProxyError):
+        where = _proxy_named(exc, settings)
         if "tunnel connection failed" in lowered:
-            return f"the proxy refused the connection ({_after(text, 'Tunnel connection failed:')})"
+            return f"the proxy{where} refused the connection ({_after(text, 'Tunnel connection failed:')})"
         if "refused" in lowered:
-            return "the proxy cannot be reached (connection refused)"
-        return "the proxy failed (check --proxy or $HTTP(S)_PROXY)"
+            return f"the proxy{where} cannot be reached (connection refused)"
+        return f"the proxy{where} failed (check --proxy or $HTTP(S)_PROXY)"
     if isinstance(exc, requests.Timeout):
         return "no complete reply before the timeout"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in text:
@@ -397,6 +430,8 @@ def failure_reason(exc: BaseException, settings: TransportSettings | None = None
             reason = "the server closed the connection without a complete response"
             request = getattr(exc, "request", None)
             https = bool(request is not None and str(request.url or "").startswith("https://"))
+            if request is not None and str(request.url or "").startswith("http://"):
+                reason += "; if the server speaks HTTPS on this port, use an https:// base URL"
             if https and (settings is None or settings.cert is None):
                 # Under TLS 1.3 a server that requires a client certificate checks it after the
                 # handshake and just closes the connection: the alert seldom reaches the client.
@@ -407,6 +442,25 @@ def failure_reason(exc: BaseException, settings: TransportSettings | None = None
             return "the network is unreachable"
         return "connection failed"
     return type(exc).__name__
+
+
+def _proxy_named(exc: BaseException, settings: TransportSettings | None) -> str:
+    """``http://proxy:3128 (from $HTTPS_PROXY)``: which proxy, and where it came from."""
+    request = getattr(exc, "request", None)
+    url = str(getattr(request, "url", "") or "")
+    if settings is None or not url:
+        return ""
+    proxies = settings.proxies_for(url)
+    proxy = proxies.get(urlsplit(url).scheme)
+    if not proxy:
+        return ""
+    parts = urlsplit(proxy)
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    if settings.proxy is not None:
+        return f" {shown} (--proxy)"
+    source = next((f"${k}" for k, v in os.environ.items() if v == proxy and k.lower().endswith("_proxy")),
+                  "the environment")
+    return f" {shown} (from {source})"
 
 
 def _after(text: str, marker: str) -> str:

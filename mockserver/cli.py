@@ -147,7 +147,8 @@ def _build_and_serve(settings: MockSettings, host: str, port: int, workers: int,
     try:
         watcher = app.extensions[EXTENSION].watcher
         serve(app, ServerOptions(host=host, port=port, workers=workers, threads=threads,
-                                 welcome=functools.partial(welcome, control=control),
+                                 welcome=functools.partial(welcome, control=control, own_tokens=bool(settings.tokens),
+                                                           tls=tls is not None),
                                  on_worker_start=watcher.start_timer if watcher is not None else None,
                                  tls=tls))
     except PortInUseError as exc:
@@ -184,16 +185,23 @@ def export_command(out: Path, today: date | None, seed: int, token: str) -> None
         click.echo(path)
 
 
-def welcome(url: str, *, control: bool) -> str:
-    """What a newcomer needs on the first screen: where to look, a token, one request, how to stop."""
+def welcome(url: str, *, control: bool, own_tokens: bool = False, tls: bool = False) -> str:
+    """What a newcomer needs on the first screen: where to look, a token, one request, how to stop.
+
+    With ``--token``, only those tokens work, and they are never printed: the example names a
+    shell variable instead. Over TLS, curl needs the CA that signed the certificate.
+    """
     lines = []
     if control:
         lines.append(f"  dashboard     {url}{CONTROL_PREFIX}/")
-    lines += [
-        f"  sample token  {SAMPLE_TOKEN}   (any csk_… key or JWT works)",
-        f"  try           curl -s -H 'Authorization: Bearer {SAMPLE_TOKEN}' {url}/api/v1/usage",
-        "  stop          Ctrl-C",
-    ]
+    ca = " --cacert YOUR-CA.pem" if tls else ""
+    if own_tokens:
+        lines += ["  token         only the ones given with --token",
+                  f"  try           curl -s{ca} -H \"Authorization: Bearer $TOKEN\" {url}/api/v1/usage"]
+    else:
+        lines += [f"  sample token  {SAMPLE_TOKEN}   (any csk_… key or JWT works)",
+                  f"  try           curl -s{ca} -H 'Authorization: Bearer {SAMPLE_TOKEN}' {url}/api/v1/usage"]
+    lines.append("  stop          Ctrl-C")
     return "\n".join(lines)
 
 

@@ -77,7 +77,8 @@ def _header(result: SuiteResult) -> RenderableType:
         lines.append(f"Rate limit {limits.refusals} refusals (429) met, {limits.retries} retried, "
                      f"{limits.waited_s:.1f} s waited, {limits.unanswered} never answered{paced}")
     lines += [f"Note     {note}" for note in result.notes]
-    return Panel("\n".join(lines), title="Crosmos usage endpoint conformance", expand=False)
+    # Folded, never cropped: a CI log is 80 columns wide, and the end of a line is often the point.
+    return Panel(Text("\n".join(lines), overflow="fold"), title="Crosmos usage endpoint conformance", expand=False)
 
 
 def _table(result: SuiteResult) -> RenderableType:

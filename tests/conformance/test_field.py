@@ -53,6 +53,17 @@ def test_a_private_ca_given_with_cacert_certifies(https_url: str, tls_files: Tls
     assert result.complete and result.generated_cases > 0
 
 
+def test_reproducers_carry_what_reaching_the_server_took(tls_files: TlsFiles) -> None:
+    """A curl that pastes and runs: the CA given, not the token or a header value."""
+    with serve_app(FAULTY["remaining_not_clamped"].create_app(), tls=tls_files) as url:
+        settings = TransportSettings(cacert=tls_files.ca, headers=(("X-Gateway-Key", GATEWAY_KEY),))
+        result = certify(url, transport=settings)
+    assert result.findings
+    for finding in result.findings:
+        assert finding.curl.startswith(f"curl -sS -i --cacert {tls_files.ca} ")
+        assert "X-Gateway-Key: [REDACTED]" in finding.curl and GATEWAY_KEY not in finding.curl
+
+
 def test_the_ca_bundle_in_the_environment_is_honoured(https_url: str, tls_files: TlsFiles,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """As requests reads it: probes and generated cases alike (it was ignored by the probes)."""

@@ -133,3 +133,21 @@ def test_the_plugin_refuses_hostile_values_the_same_way(tmp_path: Path, args: tu
                                                         words: str) -> None:
     done = run_pytest(tmp_path, "--crosmos-base-url", "http://127.0.0.1:9", *args, env=env)
     assert_refused(done, words, code=pytest.ExitCode.USAGE_ERROR)
+
+
+def test_a_usage_error_still_writes_every_report_with_the_reason(tmp_path: Path) -> None:
+    done = run_cli(*BASE, "--token", SECRET, "--cacert", "/nonexistent/ca.pem", "--json", str(tmp_path / "r.json"),
+                   "--junit-xml", str(tmp_path / "r.xml"))
+    assert_refused(done, "no such file")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["verdict"] == "cannot certify" and "--cacert /nonexistent/ca.pem" in data["problem"]
+    assert 'errors="1"' in (tmp_path / "r.xml").read_text()
+    assert SECRET not in (tmp_path / "r.json").read_text() + (tmp_path / "r.xml").read_text()
+
+
+def test_without_a_base_url_a_token_in_the_environment_is_set_aside_for_the_mocks_own() -> None:
+    """`CROSMOS_TOKEN=… make certify`, as README suggests for real servers, still certifies the mock."""
+    done = run_cli("run", "--profile", "smoke", "--no-progress", env={"CROSMOS_TOKEN": SECRET})
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    assert "its own token; the one given is not used" in done.stderr
+    assert SECRET not in done.stdout + done.stderr
