@@ -120,7 +120,7 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     errors: list[str] = []
     shards = plan(profile, seed)
     today = datetime.now(UTC).date()
-    probe_requests = len(dry_run(today, options.token).asked) + sum(
+    probe_requests = len(dry_run(today, options.token, seed=seed).asked) + sum(
         len(dry_run(today, token, PER_CREDENTIAL).asked) for token in options.more_tokens)
     further = [probe for probe in PROBES if probe.name in PER_CREDENTIAL]
     probes_planned = len(PROBES) + len(further) * len(options.more_tokens)
@@ -130,7 +130,7 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
     probe_schema = build_schema(contract, options.base_url, options.token, options.timeout,
                                 shards[0] if shards else Shard(0, seed, 1, coverage=False, fuzzing=False))
     with sessions_from(transport), activated(probe_schema, state), HttpClient(options.base_url, transport) as client:
-        runner = ProbeRunner(client, probe_schema, state, builder, options.token, secrets, budget)
+        runner = ProbeRunner(client, probe_schema, state, builder, options.token, secrets, budget, seed=seed)
         runner.preflight()
         workers = options.workers or (AUTO_WORKERS if runner.preflight_seconds >= FAR_AWAY_S else 1)
         budget.fit(planned, runner.preflight_seconds, workers, settings.rate_limit)

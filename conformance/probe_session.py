@@ -64,6 +64,7 @@ class ProbeRunner:
     today: date = field(default_factory=lambda: datetime.now(UTC).date())
     preflight_seconds: float = 0.0
     label: str = ""  # "credential-2:" for a run's further credentials: findings say which one showed them
+    seed: int = 0  # the run's seed: probes that sample (the org's history) draw with it
     _bodies: list[tuple[Exchange, Mapping[str, Any]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -202,7 +203,7 @@ def for_credential(runner: ProbeRunner, position: int, token: str) -> ProbeRunne
     else; its cross-request rules compare its own replies only (another org has other limits)."""
     return ProbeRunner(runner.client, runner.schema, runner.state, runner.builder, token, runner.secrets,
                        runner.budget, today=runner.today, preflight_seconds=runner.preflight_seconds,
-                       label=f"credential-{position}:")
+                       label=f"credential-{position}:", seed=runner.seed)
 
 
 def _as_schemathesis_response(exchange: Exchange) -> Response:

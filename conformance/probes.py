@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -44,6 +45,9 @@ class ProbeSession(Protocol):
 
     @property
     def token(self) -> str: ...
+
+    @property
+    def seed(self) -> int: ...
 
     def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN,
             method: str = "GET") -> Exchange: ...
@@ -613,6 +617,142 @@ def additive_windows(session: ProbeSession) -> None:
             left_body, right_body, whole_body, *(asked_window(exchange) for exchange in exchanges)), *exchanges)
 
 
+
+
+_DRY_BODY = (b'{"plan":"pro","period_start":"2000-01-01","period_end":"2000-01-01","tokens":{"used":1,"limit":9,'
+             b'"remaining":8},"queries":{"used":1,"limit":9,"remaining":8},"spaces":{"used":1,"limit":-1,'
+             b'"remaining":-1},"rate_limit_rpm":60,"rate_limit_per_day":600}')
+
+
+@dataclass
+class DryRun:
+    """A ProbeSession that sends nothing: every request is recorded and gets a plausible 200 usage
+    body. It tells how many requests the probes will send (for the budget) and what they ask
+    (for the input-space test), without a server."""
+
+    today: date
+    token: str
+    seed: int = 0
+    asked: list[tuple[str, str, tuple[tuple[str, str], ...], str | None]] = field(default_factory=list)
+
+    def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN, method: str = "GET") -> Exchange:
+        header = f"Bearer {self.token}" if authorization is KEEP_TOKEN else authorization
+        self.asked.append((name, method, tuple(params), header))
+        now = datetime.combine(self.today, time(12), tzinfo=UTC)
+        reply = ReceivedResponse(200, (("Content-Type", "application/json"),), _DRY_BODY, 0.0)
+        return Exchange(SentRequest(method, "http://dry.run/api/v1/usage"), reply, now, now, f"probe:{name}")
+
+    def usage_body(self, exchange: Exchange) -> Mapping[str, Any] | None:
+        assert exchange.response is not None
+        body: Mapping[str, Any] = exchange.response.json()
+        return body
+
+    def todays(self, exchange: Exchange) -> tuple[date, ...]:
+        return (self.today,)
+
+    def conclude(self, check_id: str, violations: Sequence[Violation], *exchanges: Exchange) -> None:
+        pass
+
+    def all_usage_bodies(self) -> list[tuple[Exchange, Mapping[str, Any]]]:
+        return []
+
+    def evidence(self, check_id: str, text: str) -> None:
+        pass
+
+
+def dry_run(today: date, token: str, names: Sequence[str] | None = None, seed: int = 0) -> DryRun:
+    """What the probes (those named, else all) ask, without a server."""
+    session = DryRun(today, token, seed)
+    for probe in PROBES:
+        if names is None or probe.name in names:
+            probe.run(session)
+    return session
+
+
+# What each further credential is asked: the probes whose rules hold per org (defaults, windows,
+# repeats, HEAD), not the ones about rejected credentials or dates, which the first one covers.
+PER_CREDENTIAL: tuple[str, ...] = ("defaults", "repeated-requests", "nested-windows", "explicit-default-window",
+                                   "future-windows", "limits-across-windows")
+
+
+HISTORY_SAMPLES = 6  # seeded days across the org's history, each asked alone and beside the next day
+HISTORY_STEPS = 24  # bisection steps at most: 2**24 days is longer than the calendar
+
+
+def _used_in(session: ProbeSession, name: str, start: date, end: date) -> bool | None:
+    """Whether the org used anything (tokens or queries) in the window; None when it would not say."""
+    body = session.usage_body(session.get(name, [("start_date", _iso(start)), ("end_date", _iso(end))]))
+    if body is None:
+        return None
+    return _used_any(body)
+
+
+def first_usage_day(session: ProbeSession, edge: date) -> date | None:
+    """The org's first day with usage, by bisection over windows from the epoch (no org is older;
+    an earlier start is an extreme date a server may refuse): used over ``1970-01-01..x`` is
+    non-zero exactly when the first day is ``x`` or before."""
+    if not _used_in(session, "history:any-usage", EPOCH, edge):
+        return None
+    low, high = EPOCH, edge  # usage by high; none before low
+    for step in range(HISTORY_STEPS):
+        if low >= high:
+            break
+        middle = low + (high - low) // 2
+        seen = _used_in(session, f"history:bisect-{step}", EPOCH, middle)
+        if seen is None:
+            return None
+        low, high = (low, middle) if seen else (middle + _DAY, high)
+    return high
+
+
+def history_days(first: date, edge: date, seed: int, samples: int = HISTORY_SAMPLES) -> tuple[date, ...]:
+    """The days of an org's history where bugs live: its first day, the month and year ends after
+    it, and days sampled with the run's seed (the same seed, the same days)."""
+    days = {first}
+    month_end = _next_month_start(first) - _DAY
+    if month_end < edge:
+        days.add(month_end)
+    year_end = date(first.year, 12, 31)
+    if year_end < edge:
+        days.add(year_end)
+    span = (edge - first).days
+    if span > 1:
+        rng = random.Random(seed)
+        days.update(first + timedelta(days=rng.randrange(span)) for _ in range(samples))
+    return tuple(sorted(d for d in days if d + _DAY < edge))
+
+
+def _next_month_start(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def org_history(session: ProbeSession) -> None:
+    """Evidence across the org's history, not only around today: find its first day with usage, then
+    ask each day where bugs live alone, beside the next day, and as the window over both — every
+    reply meets the per-reply rules (no negative ``used`` on any of them), and each pair CONSIST-003
+    (the two-day window holds both) and CONSIST-006 (it is their sum)."""
+    edge = Calendar(session.today).today - SETTLED
+    first = first_usage_day(session, edge)
+    if first is None:
+        session.evidence("CONSIST-006", "org history: no usage found before the settled edge")
+        return
+    session.evidence("CONSIST-006", f"org history: first day with usage {first}")
+    for day in history_days(first, edge, session.seed):
+        after = day + _DAY
+        exchanges = [session.get(f"history:{a}..{b}", [("start_date", _iso(a)), ("end_date", _iso(b))])
+                     for a, b in ((day, day), (after, after), (day, after))]
+        bodies = [session.usage_body(exchange) for exchange in exchanges]
+        left, right, whole = bodies
+        if left is None or right is None or whole is None:
+            continue
+        windows = [asked_window(exchange) for exchange in exchanges]
+        for inner, name in ((left, windows[0]), (right, windows[1])):
+            session.conclude("CONSIST-003", check_window_monotonic(inner, whole, name, windows[2]),
+                             exchanges[0 if inner is left else 1], exchanges[2])
+        session.evidence("CONSIST-006", f"compared {windows[0]} + {windows[1]} = {windows[2]} (org history)")
+        session.conclude("CONSIST-006", check_window_additive(left, right, whole, *windows), *exchanges)
+
+
 PROBES: tuple[Probe, ...] = (
     Probe("defaults", ("PERIOD-001", "PERIOD-002", "PERIOD-003"), defaults,
           "the default period with and without each parameter"),
@@ -654,61 +794,9 @@ PROBES: tuple[Probe, ...] = (
     Probe("additive-windows", ("CONSIST-006",), additive_windows,
           "adjacent settled windows of 1+1, 2+3, 7+7 and 10+21 days, compared only where every boundary day "
           "carries usage"),
+    Probe("org-history", ("CONSIST-003", "CONSIST-006", "METRIC-001", "METRIC-004"), org_history,
+          "the org's first day with usage (bisection), its month and year ends and days sampled with the seed, "
+          "each alone, beside the next day and as the window over both"),
     Probe("limits-across-windows", ("CONSIST-004",), limits_across_windows,
           "plan and limits compared over every window fetched"),
 )
-
-
-_DRY_BODY = (b'{"plan":"pro","period_start":"2000-01-01","period_end":"2000-01-01","tokens":{"used":1,"limit":9,'
-             b'"remaining":8},"queries":{"used":1,"limit":9,"remaining":8},"spaces":{"used":1,"limit":-1,'
-             b'"remaining":-1},"rate_limit_rpm":60,"rate_limit_per_day":600}')
-
-
-@dataclass
-class DryRun:
-    """A ProbeSession that sends nothing: every request is recorded and gets a plausible 200 usage
-    body. It tells how many requests the probes will send (for the budget) and what they ask
-    (for the input-space test), without a server."""
-
-    today: date
-    token: str
-    asked: list[tuple[str, str, tuple[tuple[str, str], ...], str | None]] = field(default_factory=list)
-
-    def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN, method: str = "GET") -> Exchange:
-        header = f"Bearer {self.token}" if authorization is KEEP_TOKEN else authorization
-        self.asked.append((name, method, tuple(params), header))
-        now = datetime.combine(self.today, time(12), tzinfo=UTC)
-        reply = ReceivedResponse(200, (("Content-Type", "application/json"),), _DRY_BODY, 0.0)
-        return Exchange(SentRequest(method, "http://dry.run/api/v1/usage"), reply, now, now, f"probe:{name}")
-
-    def usage_body(self, exchange: Exchange) -> Mapping[str, Any] | None:
-        assert exchange.response is not None
-        body: Mapping[str, Any] = exchange.response.json()
-        return body
-
-    def todays(self, exchange: Exchange) -> tuple[date, ...]:
-        return (self.today,)
-
-    def conclude(self, check_id: str, violations: Sequence[Violation], *exchanges: Exchange) -> None:
-        pass
-
-    def all_usage_bodies(self) -> list[tuple[Exchange, Mapping[str, Any]]]:
-        return []
-
-    def evidence(self, check_id: str, text: str) -> None:
-        pass
-
-
-def dry_run(today: date, token: str, names: Sequence[str] | None = None) -> DryRun:
-    """What the probes (those named, else all) ask, without a server."""
-    session = DryRun(today, token)
-    for probe in PROBES:
-        if names is None or probe.name in names:
-            probe.run(session)
-    return session
-
-
-# What each further credential is asked: the probes whose rules hold per org (defaults, windows,
-# repeats, HEAD), not the ones about rejected credentials or dates, which the first one covers.
-PER_CREDENTIAL: tuple[str, ...] = ("defaults", "repeated-requests", "nested-windows", "explicit-default-window",
-                                   "future-windows", "limits-across-windows")

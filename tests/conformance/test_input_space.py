@@ -66,3 +66,15 @@ def test_windows_inverted_nested_adjacent_future_and_default_are_asked() -> None
     prefixes = {name.split(":", 1)[0] for name, *_ in recorded().asked}
     assert prefixes >= {"inverted", "nested", "edge-window", "additive", "future-window", "default-window",
                         "defaults", "repeat"}
+
+
+def test_the_orgs_history_is_bisected_then_sampled_with_the_seed() -> None:
+    from conformance.probes import history_days
+
+    names = [name for name, *_ in recorded().asked if name.startswith("history:")]
+    assert "history:any-usage" in names and any(name.startswith("history:bisect-") for name in names)
+    first, edge = date(2020, 1, 15), date(2026, 10, 27)
+    days = history_days(first, edge, seed=7)
+    assert {first, date(2020, 1, 31), date(2020, 12, 31)} <= set(days)
+    assert days == history_days(first, edge, seed=7) != history_days(first, edge, seed=8)
+    assert all(first <= day < edge for day in days)

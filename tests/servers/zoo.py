@@ -765,6 +765,23 @@ def multi_day_window_skips_first_day() -> FastAPI:
     return _with(render=render)
 
 
+def signup_credit_booked_as_usage() -> FastAPI:
+    """The 50,000-token signup credit is booked as negative usage on the org's first day, so any
+    window holding that day reports 50,000 tokens fewer: negative when the window is that day alone
+    (or the day and the next)."""
+    credit = 50_000
+
+    def render(query: UsageQuery) -> dict[str, Any]:
+        body = usage_body(query)
+        if query.start <= query.org.created <= min(query.end, query.today):
+            tokens = body["tokens"]
+            tokens["used"] -= credit
+            if tokens["limit"] != UNLIMITED:
+                tokens["remaining"] = max(tokens["limit"] - tokens["used"], 0)
+        return body
+    return _with(render=render)
+
+
 def _entry(create: AppFactory, expected: set[str], tolerated: set[str] | None = None) -> ZooEntry:
     name = create.__name__
     description = " ".join((create.__doc__ or name).split())
@@ -864,6 +881,9 @@ _ENTRIES: tuple[ZooEntry, ...] = (
     # Losing a window's first day also makes the named default window differ from the omitted one
     # (CONSIST-005) and can make a narrower window show more than a wider one (CONSIST-003).
     _entry(multi_day_window_skips_first_day, {"CONSIST-006"}, {"CONSIST-003", "CONSIST-005"}),
+    # A negative used also leaves remaining above the limit (METRIC-004) or not max(limit - used, 0)
+    # as a client reads it (METRIC-005); wide windows over the first day show less than one inside.
+    _entry(signup_credit_booked_as_usage, {"METRIC-001"}, {"METRIC-004", "METRIC-005", "CONSIST-003"}),
 )
 
 FAULTY: dict[str, ZooEntry] = {entry.name: entry for entry in _ENTRIES}
