@@ -279,7 +279,31 @@ DEFECT_VISIBLE: dict[str, Probe] = {
     > _tokens(b, "2024-02-01", "2024-02-29"),
     "future_window_forecast": lambda b: _tokens(b, (utc_today() + timedelta(days=2)).isoformat(),
                                                 (utc_today() + timedelta(days=9)).isoformat()) > 0,
+    # round 3
+    "julian_leap_years": lambda b: get(b, "?start_date=2100-02-29&end_date=2100-03-31").status_code == 200,
+    "centuries_never_leap": lambda b: get(b, "?start_date=2000-02-29&end_date=2000-02-29").status_code == 422,
+    "thirty_one_day_april": lambda b: get(b, "?start_date=2025-04-31&end_date=2025-05-31").status_code == 200,
+    "jwt_signature_never_verified": lambda b: get(b, headers={"Authorization": "Bearer " + _jwt("HS256")}
+                                                  ).status_code == 200,
+    "jwt_none_denylist_case_sensitive": lambda b: get(b, headers={"Authorization": "Bearer " + _jwt("None")}
+                                                      ).status_code == 200,
+    "head_crashes": lambda b: requests.head(b + USAGE, headers=AUTH, timeout=10).status_code == 500,
+    "head_served_by_the_static_fallback": lambda b: requests.head(b + USAGE, headers=AUTH, timeout=10
+                                                                  ).headers["content-type"].startswith("text/html"),
+    "head_answers_204": lambda b: requests.head(b + USAGE, headers=AUTH, timeout=10).status_code == 204,
+    "gzip_label_on_plain_bodies": lambda b: requests.get(b + USAGE + "?start_date=2025-01-01", headers=AUTH,
+                                                         timeout=10, stream=True).headers["content-encoding"] == "gzip",
+    "multi_day_window_skips_first_day": lambda b: _tokens(b, "2025-06-01", "2025-06-02")
+    == _tokens(b, "2025-06-02", "2025-06-02"),
+    "signup_credit_booked_as_usage": lambda b: _tokens(b, "2020-01-01", "2020-01-01") < 0,
 }
+
+
+def _jwt(alg: str) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    signature = "c2ln" if alg != "None" else ""
+    return f"{part({'alg': alg, 'typ': 'JWT'})}.{part({'sub': 'anyone', 'org': 'x'})}.{signature}"
 
 # What makes each conformant variant tricky, observed once so the variant keeps its point.
 TRICK_VISIBLE: dict[str, Probe] = {

@@ -147,7 +147,8 @@ def test_no_proxy_is_honoured_and_proxy_given_on_the_command_line_wins(reference
 
 
 def test_a_proxy_that_refuses_is_named(tls_files: TlsFiles, https_url: str) -> None:
-    with forward_proxy(refuse=True) as proxy, pytest.raises(ConnectionProblem, match="proxy refused"):
+    refused = r"proxy http://127\.0\.0\.1:\d+ \(--proxy\) refused"
+    with forward_proxy(refuse=True) as proxy, pytest.raises(ConnectionProblem, match=refused):
         certify(https_url, transport=TransportSettings(cacert=tls_files.ca, proxy=proxy.url))
 
 

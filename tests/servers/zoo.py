@@ -745,11 +745,12 @@ def head_answers_204() -> FastAPI:
 
 
 def gzip_label_on_plain_bodies() -> FastAPI:
-    """A response middleware stamps ``Content-Encoding: gzip`` on every JSON reply after the
-    compression step was removed: the bytes are plain JSON, and no client can decode them."""
+    """Replies to explicit windows come from a cache that stored the compressed reply's headers with
+    the uncompressed bytes: ``Content-Encoding: gzip`` on plain JSON, which no client can decode."""
     async def middleware(request: Request, call_next: CallNext) -> Response:
         response = await call_next(request)
-        if response.headers.get("content-type", "").startswith("application/json"):
+        cached = "start_date" in request.query_params
+        if cached and response.headers.get("content-type", "").startswith("application/json"):
             response.headers["content-encoding"] = "gzip"
         return response
     return _with_middleware(middleware)
