@@ -134,7 +134,8 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
         runner.preflight()
         workers = options.workers or (AUTO_WORKERS if runner.preflight_seconds >= FAR_AWAY_S else 1)
         budget.fit(planned, runner.preflight_seconds, workers, settings.rate_limit)
-        generation.grow = lambda: _grow_for_pace(budget, transport, planned, runner.preflight_seconds, workers)
+        runner.grow = generation.grow = lambda: _grow_for_pace(budget, transport, planned, runner.preflight_seconds,
+                                                               workers)
         generation.transport_stopped = lambda: transport.stopped
         notify(Progress("probes", 0, probes_planned, "starting"))
         done, stop_reason, error = run_probes(

@@ -65,6 +65,7 @@ class ProbeRunner:
     preflight_seconds: float = 0.0
     label: str = ""  # "credential-2:" for a run's further credentials: findings say which one showed them
     seed: int = 0  # the run's seed: probes that sample (the org's history) draw with it
+    grow: Callable[[], None] = lambda: None  # lets a derived budget make room for a pace learned meanwhile
     _bodies: list[tuple[Exchange, Mapping[str, Any]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -104,6 +105,7 @@ class ProbeRunner:
 
     def get(self, name: str, params: Params = (), *, authorization: Any = KEEP_TOKEN,
             method: str = "GET") -> Exchange:
+        self.grow()
         if (self.budget is not None and self.budget.spent()) or self.client.transport.stopped:
             raise BudgetSpent
         exchange = self.client.send(USAGE_PATH, params=params, headers=self._headers(authorization),
@@ -205,7 +207,7 @@ def for_credential(runner: ProbeRunner, position: int, token: str) -> ProbeRunne
     else; its cross-request rules compare its own replies only (another org has other limits)."""
     return ProbeRunner(runner.client, runner.schema, runner.state, runner.builder, token, runner.secrets,
                        runner.budget, today=runner.today, preflight_seconds=runner.preflight_seconds,
-                       label=f"credential-{position}:", seed=runner.seed)
+                       label=f"credential-{position}:", seed=runner.seed, grow=runner.grow)
 
 
 def _as_schemathesis_response(exchange: Exchange) -> Response:

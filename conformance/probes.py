@@ -459,23 +459,30 @@ def calendar_cases(today: date) -> tuple[DateCase, ...]:
     day("after-last-day", 9999, 12, 32)
     day("year-0000", 0, 1, 1)
     day("year-0000-leap-day", 0, 2, 29)  # year 0 is a leap year in the proleptic calendar
-    return tuple(dict.fromkeys(cases))  # a date met by two rules is asked once
+    unique: dict[str, DateCase] = {}
+    for case in cases:
+        unique.setdefault(case[1], case)  # a date met by two rules is asked once
+    return tuple(unique.values())
 
 
-def calendar_rules(session: ProbeSession) -> None:
+def _ask_dates(session: ProbeSession, cases: Sequence[DateCase]) -> None:
     """A valid date as a one-day window (both parameters: 200, echoed — STATUS-001, PERIOD-003); an
     invalid one alone as ``start_date`` and alone as ``end_date`` (422 — STATUS-004, STATUS-005);
     an unclear one the same way (200 or 422, never 5xx)."""
-    seen: set[str] = set()
-    for label, value, kind in calendar_cases(session.today):
-        if value in seen:
-            continue
-        seen.add(value)
+    for label, value, kind in cases:
         if kind == "valid":
             session.get(f"calendar:{label}", [("start_date", value), ("end_date", value)])
         else:
             session.get(f"calendar:{label}:start", [("start_date", value)])
             session.get(f"calendar:{label}:end", [("end_date", value)])
+
+
+def _calendar_part(part: int, parts: int = 3) -> Callable[[ProbeSession], None]:
+    """One of ``parts`` slices of the calendar cases: separate probes, so workers share them."""
+    def run(session: ProbeSession) -> None:
+        _ask_dates(session, calendar_cases(session.today)[part::parts])
+    run.__name__ = f"calendar_rules_{part + 1}"
+    return run
 
 
 def _b64(data: bytes) -> str:
@@ -781,10 +788,12 @@ PROBES: tuple[Probe, ...] = (
           "past windows split at Feb 29, a year end and the epoch, with the window spanning each pair"),
     Probe("future-windows", ("CONSIST-007",), future_windows,
           "windows starting after today: one day, next month, the next leap day, through 9999-12-31"),
-    Probe("calendar-rules", ("STATUS-001", "STATUS-004", "STATUS-005", "PERIOD-003", "PERIOD-006"), calendar_rules,
-          "dates from every rule of the Gregorian calendar, both ways: each month's last day and the day after "
-          "(a common and a leap year), Feb 28/29 and Mar 1 in years divisible by 4, by 100 and by 400 and "
-          "in none, day 00, month 00 and 13, the first and last days and year 0000"),
+    *(Probe(f"calendar-rules-{part + 1}", ("STATUS-001", "STATUS-004", "STATUS-005", "PERIOD-003", "PERIOD-006"),
+            _calendar_part(part),
+            f"part {part + 1} of 3: dates from every rule of the Gregorian calendar, both ways: each month's last "
+            "day and the day after (a common year; Feb 30 in a leap year), Feb 28/29 and Mar 1 in years divisible "
+            "by 4, by 100 and by 400 and in none, day 00, month 00 and 13, the first and last days and year 0000")
+      for part in range(3)),
     Probe("unissued-jwts", ("AUTH-003",), unissued_jwts,
           "JWTs the server never signed: another key, RS256 over garbage, alg None/NONE, malformed; when the "
           "token is a JWT, its claims altered under its signature, alg none, signature stripped, re-signed"),
