@@ -140,10 +140,12 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
         notify(Progress("probes", 0, probes_planned, "starting"))
         done, stop_reason, error = run_probes(
             runner, PROBES, workers, lambda n, name: notify(Progress("probes", n, probes_planned, name)))
+        runners = [runner]
         for position, token in enumerate(options.more_tokens, start=2):
             if stop_reason != "completed":
                 break
             other = for_credential(runner, position, token)
+            runners.append(other)
             offset = done
             more, stop_reason, error = run_probes(
                 other, further, workers,
@@ -170,7 +172,7 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
                                   f"cases sent before the {budget.seconds:g} s budget was spent; rerun with "
                                   f"--budget {larger}")
     rate_limits = transport.rate_limits()
-    unanswered = runner.unanswered + state.refusals
+    unanswered = sum(each.unanswered for each in runners) + state.refusals
     if rate_limits.beyond_budget is not None:
         errors[:] = [error for error in errors if "budget was spent" not in error]
         errors.append(f"The server asked to wait {rate_limits.beyond_budget:g} s (Retry-After), beyond what was "
