@@ -20,7 +20,9 @@ serves it with uvicorn on 127.0.0.1 (an ephemeral, pre-bound port, a bounded sta
 
 * suite exit 0: the mutant **survived**; exit 1: **killed**;
 * suite exit 2 (nothing could be certified), a mutant that fails to import or to start: **incompetent**;
-* no verdict within the per-mutant timeout: **timed out** (the whole process group is killed).
+* no verdict within the per-mutant timeout: **timed out** (the whole process group is killed); a
+  verdict the suite wrote before that stands (a mutant's server thread stuck in one long C call
+  holds the GIL, and the process cannot end after the suite has).
 
 Outcomes go to ``OUT/mutation.json`` and ``OUT/mutation.md`` (each survivor with file:line,
 operator and diff), and into a cosmic-ray session (``OUT/session.sqlite``) so ``cr-report`` works.
@@ -104,6 +106,9 @@ SUITE_TIMEOUT_S = SUITE_BUDGET_S + 30.0  # catches a hang only
 MUTANT_TIMEOUT_S = SUITE_TIMEOUT_S + START_TIMEOUT_S + 30.0
 
 EXIT_SURVIVED, EXIT_KILLED, EXIT_USAGE, EXIT_NO_SERVER = 0, 1, 2, 3
+VERDICT_EXIT = {"conformant": EXIT_SURVIVED, "not conformant": EXIT_KILLED, "cannot certify": EXIT_USAGE,
+                "incomplete": EXIT_USAGE}
+"""The suite's JSON ``verdict`` and the exit code it stands for (conformance.result.SuiteResult)."""
 KILLED, SURVIVED, TIMED_OUT, INCOMPETENT = "killed", "survived", "timed out", "incompetent"
 # Triage verdicts (bench/mutation_triage.json): "equivalent" (no observable behaviour changes, or
 # only code the reference never runs), "unforbidden" (observable, but no catalogue rule forbids
@@ -344,12 +349,20 @@ def test_one(mutant: Mutant | None, source: str, target: Target, profile: str, s
     seconds = time.monotonic() - started
     failed: list[str] = []
     stop_reason = ""
+    verdict = ""
     if report.exists():
         with contextlib.suppress(ValueError, KeyError, TypeError):
             data = json.loads(report.read_text(encoding="utf-8"))
             failed = sorted(data["failed_ids"])
             stop_reason = str(data.get("stop_reason", ""))
+            verdict = str(data.get("verdict", ""))
     tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+    if code is None and verdict in VERDICT_EXIT:
+        # The suite wrote its verdict, but the process could not end: a mutant's server thread stuck
+        # in one long C call (a huge ``**``) holds the GIL, so not even the main thread runs again.
+        # The verdict stands; only the server was never going to stop.
+        code = VERDICT_EXIT[verdict]
+        tail.append(f"the suite's verdict ({verdict}) was written; the server held the process until it was killed")
     if code is None or code == 124:
         status = TIMED_OUT
     elif code == EXIT_SURVIVED:
