@@ -78,6 +78,9 @@ class Target:
     executed_only: bool  # keep only mutants on lines the suite made the unmutated server execute
     default_sample: int | None  # mutants drawn with the seed when --sample is not given (None: all)
     title: str
+    # Further credentials the server issued, "module:function" called in the unmutated module: the
+    # suite is given them as more --token values (an API key and a JWT, as a user with both would).
+    more_credentials: tuple[str, ...] = ()
 
     @property
     def relative(self) -> str:
@@ -95,7 +98,8 @@ TARGETS: dict[str, Target] = {
         "independent", ROOT / "tests" / "servers" / "independent.py", "tests.servers.independent:INDEPENDENT_TOKEN",
         ROOT / "bench" / "mutation_triage_independent.json", ROOT / "reports" / "mutation-independent",
         frozenset({"create_app"}), executed_only=True, default_sample=DEFAULT_INDEPENDENT_SAMPLE,
-        title="the independent Starlette reference"),
+        title="the independent Starlette reference",
+        more_credentials=("tests.servers.independent:team_jwt",)),
 }
 
 START_TIMEOUT_S = 15.0
@@ -282,18 +286,25 @@ def run_mutant(path: Path, target: Target, profile: str, seed: int, report: Path
     server executed are written there (JSON), for the baseline run.
     """
     token = _token(target)  # from the unmutated module
+    more = tuple(str(_call(name)) for name in target.more_credentials)
     tracer = LineTracer(str(path)) if trace is not None else None
     if tracer is not None:
         tracer.start()
     try:
-        return _serve_and_certify(path, token, profile, seed, report)
+        return _serve_and_certify(path, token, profile, seed, report, more)
     finally:
         if tracer is not None and trace is not None:
             tracer.stop()
             trace.write_text(json.dumps(sorted(tracer.lines)), encoding="utf-8")
 
 
-def _serve_and_certify(path: Path, token: str, profile: str, seed: int, report: Path) -> int:
+def _call(name: str) -> object:
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)()
+
+
+def _serve_and_certify(path: Path, token: str, profile: str, seed: int, report: Path,
+                       more: tuple[str, ...] = ()) -> int:
     from tests.servers.running import ServerStartError, serve_app
 
     try:
@@ -312,6 +323,8 @@ def _serve_and_certify(path: Path, token: str, profile: str, seed: int, report: 
             command = [sys.executable, "-m", "conformance.cli", "run", "--base-url", url, "--profile", profile,
                        "--level", "full", "--seed", str(seed), "--budget", str(SUITE_BUDGET_S), "--json", str(report),
                        "--no-progress"]
+            if more:  # test credentials, no secret: the first as --token too, since --token replaces the env
+                command += ["--token", token, *(part for credential in more for part in ("--token", credential))]
             try:
                 return subprocess.run(command, env=env, cwd=ROOT, timeout=SUITE_TIMEOUT_S, check=False,
                                       stdout=subprocess.DEVNULL).returncode

@@ -437,3 +437,8 @@ def create_app(*, today: Callable[[], date] = utc_today, clock: Callable[[], flo
     """The app; ``today`` and ``clock`` (for JWT expiry) are injectable for tests."""
     return Starlette(routes=[Route(USAGE_PATH, UsageEndpoint(today, clock))],
                      exception_handlers={404: _not_found})
+
+
+def team_jwt() -> str:
+    """A JWT this server issued to the team org (the API key's org): what a user holding both gives."""
+    return issue_jwt("org_team")
