@@ -64,3 +64,13 @@ def test_the_other_credentials_are_conformant_too(independent_url: str, credenti
         # finite rate limits for METRIC-007.
         not_applicable = {c.id for c in result.checks if c.outcome is Outcome.NOT_APPLICABLE}
         assert not_applicable == {"METRIC-004", "METRIC-005", "METRIC-007"}, _summary(result)
+
+
+def test_all_its_credentials_in_one_run(independent_url: str) -> None:
+    """The API key, a JWT of the same org and the keys of orgs on other plans, given together."""
+    result = certify(independent_url, token=INDEPENDENT_TOKEN,
+                     more_tokens=(issue_jwt("org_team"), FREE_TOKEN, ENTERPRISE_TOKEN))
+    assert result.problem is None
+    assert result.complete, result.stop_reason
+    assert result.failed_ids == frozenset(), _summary(result)
+    assert result.exit_code == 0
