@@ -201,13 +201,17 @@ crosmos_metric = _register("crosmos_metric", "METRIC", "METRIC-001..008 via the 
 OUR_CHECKS = ("crosmos_status", "crosmos_auth", "crosmos_schema", "crosmos_period", "crosmos_metric")
 
 
-def all_checks() -> list[Callable[[CheckContext, Response, Case[Any]], bool | None]]:
-    """The checks a probe's response goes through: the kept built-ins, then ours."""
+def all_checks(method: str = "GET") -> list[Callable[[CheckContext, Response, Case[Any]], bool | None]]:
+    """The checks a probe's response goes through: the kept built-ins, then ours. Another method's
+    reply (HEAD, OPTIONS) is no GET reply: the GET operation's content type and schema do not
+    apply to it, so only the server-error built-in and the judge decide it."""
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-    return [not_a_server_error, content_type_conformance, response_schema_conformance,
-            crosmos_status, crosmos_auth, crosmos_schema, crosmos_period, crosmos_metric]
+    ours = [crosmos_status, crosmos_auth, crosmos_schema, crosmos_period, crosmos_metric]
+    if method.upper() != "GET":
+        return [not_a_server_error, *ours]
+    return [not_a_server_error, content_type_conformance, response_schema_conformance, *ours]
 
 
 # --- built-in findings, in our ids -------------------------------------------------------------------

@@ -214,8 +214,9 @@ def run_suite(options: RunOptions, progress: ProgressCallback | None = None) -> 
 
 
 def _grow_for_pace(budget: RunBudget, transport: Transport, planned: int, latency: float, workers: int) -> None:
-    """A server that refused: the derived budget makes room for the pace it allows."""
-    pace = transport.rate_limits().paced_at
+    """A server that refused: the derived budget makes room for the pace it allows (asked before
+    every probe request, so it reads the pace alone, not the whole rate-limit report)."""
+    pace = transport.pacer.pace
     if pace:
         budget.fit(planned, latency, workers, pace)
 

@@ -131,8 +131,14 @@ class Pacer:
             if beyond_budget is not None:
                 self.beyond_budget = max(self.beyond_budget or 0.0, beyond_budget)
 
+    @property
+    def pace(self) -> float | None:
+        """Requests per second the pace allows now (None: unpaced)."""
+        interval = self._interval
+        return (1.0 / interval) if interval else None
+
     def report(self) -> RateLimitReport:
         with self._lock:
-            pace = (1.0 / self._interval) if self._interval else None
+            pace = self.pace
             return RateLimitReport(self.refusals, self.retries, round(self.waited_s, 3), self.unanswered,
                                    None if pace is None else round(pace, 2), self._fixed, self.beyond_budget)

@@ -179,11 +179,8 @@ class ProbeRunner:
         case = operation.Case(query=query, headers=dict(exchange.request.headers))
         as_schemathesis = _as_schemathesis_response(exchange)
         self.state.prime(as_schemathesis, exchange)
-        # Another method's reply (HEAD, OPTIONS) is no GET reply: the judge alone decides it,
-        # with schemathesis's server-error check; the schema and content type are GET's.
-        checks = all_checks() if exchange.request.method.upper() == "GET" else all_checks()[:1] + all_checks()[3:]
         try:
-            case.validate_response(as_schemathesis, checks=checks)
+            case.validate_response(as_schemathesis, checks=all_checks(exchange.request.method))
         except FailureGroup as group:
             for failure in group.exceptions:
                 self._record_failure(failure, exchange)

@@ -124,11 +124,8 @@ class TransportSettings:
             return False
         if self.cacert is not None:
             return str(self.cacert)
-        for name in CA_BUNDLE_VARIABLES:
-            value = os.environ.get(name)
-            if value:
-                return value
-        return True
+        from_env = _env_ca_bundle()
+        return True if from_env is None else from_env[1]
 
     def client_cert(self) -> str | tuple[str, str] | None:
         if self.cert is None:
@@ -170,13 +167,9 @@ class TransportSettings:
                 raise ValueError(f"--cert {self.cert}: cannot be used as a client certificate with "
                                  f"{'--key ' + str(self.key) if self.key else 'its key'} ({exc}); give the key "
                                  "with --key FILE if it is in another file") from None
-        if not self.insecure and self.cacert is None:
-            for name in CA_BUNDLE_VARIABLES:
-                value = os.environ.get(name)
-                if value:
-                    if not Path(value).exists():
-                        raise ValueError(f"${name} names {value}, which does not exist")
-                    break
+        from_env = _env_ca_bundle() if not self.insecure and self.cacert is None else None
+        if from_env is not None and not Path(from_env[1]).exists():
+            raise ValueError(f"${from_env[0]} names {from_env[1]}, which does not exist")
         if self.proxy is not None:
             parts = urlsplit(self.proxy)
             if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
@@ -187,6 +180,11 @@ class TransportSettings:
 
                 if importlib.util.find_spec("socks") is None:
                     raise ValueError(f"{where}: a SOCKS proxy needs PySocks (pip install 'requests[socks]')")
+
+
+def _env_ca_bundle() -> tuple[str, str] | None:
+    """(variable, path) of the CA bundle the environment names, read in requests' order, or None."""
+    return next(((name, os.environ[name]) for name in CA_BUNDLE_VARIABLES if os.environ.get(name)), None)
 
 
 class Transport:
