@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -147,7 +148,13 @@ class ReceivedResponse:
         return find_header(self.headers, name)
 
     def json(self) -> Any:
-        """The parsed body, or :data:`NOT_JSON` (a body that is not JSON is a schema finding, not a crash)."""
+        """The parsed body, or :data:`NOT_JSON` (a body that is not JSON is a schema finding, not a crash).
+
+        Parsed once: a judgement reads it several times. Callers only read what it returns."""
+        return self._parsed
+
+    @functools.cached_property
+    def _parsed(self) -> Any:
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):

@@ -1,25 +1,28 @@
 """The mock's Flask app factory: it assembles the pieces and nothing else.
 
-Requests to the contract go through :mod:`mockserver.stages` (the pipeline, stage by stage);
-:mod:`mockserver.finish` runs around every request; the control API and dashboard are
-:mod:`mockserver.control`'s blueprint. Every piece reaches the mock's state through
-:func:`mockserver.state.state`, so no piece imports this module.
+Requests to the contract go straight from WSGI to :mod:`mockserver.stages` (the pipeline, stage
+by stage), with :mod:`mockserver.finish` around them; the control API and dashboard are
+:mod:`mockserver.control`'s blueprint, served by Flask. Contract requests skip Flask's request
+context, hooks and routing: they cost 85 µs of CPU a request here, more than the whole pipeline
+(docs/performance.md), and the pipeline reads nothing from them (every stage gets its
+:class:`~mockserver.context.Context`). Every piece reaches the mock's state through
+:func:`mockserver.state.state` or the context, so no piece imports this module.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Request, Response, g, request
-from flask.typing import ResponseReturnValue
+from flask import Flask, Request, Response
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import MapAdapter
 
 from mockserver import replies
-from mockserver.context import Context, current_context
+from mockserver.context import Context
 from mockserver.control import blueprint
-from mockserver.finish import current_request, on_the_way_in, on_the_way_out
+from mockserver.finish import arrive, current_request, depart, on_the_way_in, on_the_way_out
 from mockserver.limits import limit_request_size, read_body_first
 from mockserver.output import conclude
 from mockserver.produce_documented import SelfCheckError
@@ -29,28 +32,7 @@ from mockserver.stages import STAGES, run
 from mockserver.state import EXTENSION, MockState, state
 from mockserver.turns import WSGIApp, in_turn
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 PIPELINE = (*STAGES, conclude)
-
-
-class MockFlask(Flask):
-    """Flask whose contract requests skip werkzeug's URL map and go straight to the pipeline.
-
-    Every path outside the control API ends at the catch-all rule anyway, and the pipeline's
-    ``route`` stage matches it against the contract right after: matching it in Flask's map too
-    (adapter, host check, state machine) is a cost without a use (docs/performance.md). Control
-    API paths keep Flask's routing.
-    """
-
-    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
-        if request is not None and not request.path.startswith(CONTROL_PREFIX):
-            return None  # no rule matched: dispatch_request below hands the request to the pipeline
-        return super().create_url_adapter(request)
-
-    def dispatch_request(self) -> ResponseReturnValue:
-        if request.url_rule is None and request.routing_exception is None:
-            return dispatch()
-        return super().dispatch_request()
 
 
 def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
@@ -61,19 +43,45 @@ def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
     settings = settings or MockSettings()
     for name, value in overrides.items():
         setattr(settings, name, value)
-    app = MockFlask(__name__, static_folder=None)  # the dashboard's assets are the control blueprint's
+    app = Flask(__name__, static_folder=None)  # the dashboard's assets are the control blueprint's
     mock = app.extensions[EXTENSION] = MockState.build(settings)
     if settings.control:
         app.register_blueprint(blueprint, url_prefix=CONTROL_PREFIX)
-    app.add_url_rule("/", "dispatch", dispatch, defaults={"path": ""}, methods=ALL_METHODS,
-                     provide_automatic_options=False)
-    app.add_url_rule("/<path:path>", "dispatch", dispatch, methods=ALL_METHODS, provide_automatic_options=False)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)
     app.before_request(on_the_way_in)
     app.after_request(on_the_way_out)
-    app.wsgi_app = guarded(app.wsgi_app, mock)  # type: ignore[method-assign,assignment]
+    app.wsgi_app = guarded(contract_or_control(app), mock)  # type: ignore[method-assign,assignment]
     return app
+
+
+def contract_or_control(app: Flask) -> WSGIApp:
+    """Control API paths to Flask; every other request to the pipeline, without Flask's context."""
+    flask_wsgi: WSGIApp = app.wsgi_app
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            return flask_wsgi(environ, start_response)
+        mock: MockState = app.extensions[EXTENSION]
+        reply = serve(mock, Request(environ), time.perf_counter())
+        return reply(environ, start_response)
+
+    return wsgi
+
+
+def serve(mock: MockState, req: Request, started: float) -> Response:
+    """One request to the contract: on the way in, every stage, on the way out."""
+    ctx: Context | None = None
+    try:
+        reply = arrive(mock, req)
+        if reply is None:
+            ctx = Context(mock, req)
+            reply = run(ctx, PIPELINE)
+    except HTTPException as error:  # werkzeug's, e.g. a body it cannot read
+        reply = _http_error_reply(mock, req, error)
+    except Exception as error:
+        reply = _failure_reply(req, ctx, error)
+    return depart(mock, req, ctx, reply, started)
 
 
 def guarded(flask_wsgi: WSGIApp, mock: MockState) -> WSGIApp:
@@ -89,24 +97,27 @@ def guarded(flask_wsgi: WSGIApp, mock: MockState) -> WSGIApp:
     return Replay(inner, mock) if mock.settings.replay else inner
 
 
-def dispatch(path: str = "") -> Response:
-    """One request to the contract, through every stage."""
-    ctx = g.context = Context(state(), current_request())
-    return run(ctx, PIPELINE)
-
-
 def _http_error(error: HTTPException) -> Response:
-    """Errors werkzeug raises before the pipeline (an unknown method, a body it cannot read): JSON too."""
-    if error.code == 405:
-        return replies.method_not_allowed(state().index.match(request.method, request.path).allowed)
-    return replies.json_reply({"detail": error.name}, error.code or 400)
+    """Flask's handler (the control API): werkzeug's errors as JSON too."""
+    return _http_error_reply(state(), current_request(), error)
 
 
 def _internal_error(error: Exception) -> Response:
+    """Flask's handler (the control API)."""
+    return _failure_reply(current_request(), None, error)
+
+
+def _http_error_reply(mock: MockState, req: Request, error: HTTPException) -> Response:
+    """Errors werkzeug raises (an unknown method, a body it cannot read): JSON too."""
+    if error.code == 405:
+        return replies.method_not_allowed(mock.index.match(req.method, req.path).allowed)
+    return replies.json_reply({"detail": error.name}, error.code or 400)
+
+
+def _failure_reply(req: Request, ctx: Context | None, error: Exception) -> Response:
     """Never a traceback on the wire: a defect in the mock is logged and named as the mock's own."""
-    logging.getLogger(__name__).exception("mock failure on %s %s", request.method, request.path)
+    logging.getLogger(__name__).exception("mock failure on %s %s", req.method, req.path)
     kind = "self-check-failed" if isinstance(error, SelfCheckError) else "mock-failure"
-    ctx = current_context()
     if ctx is not None:
         ctx.response_outcome = "mock-error"
     return replies.problem(kind, "The mock could not build a valid response", 500,

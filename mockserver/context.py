@@ -1,8 +1,8 @@
 """One API request on its way through the pipeline: what each stage learned, for the next stages,
 the journal and the access log.
 
-A plain object stored once in ``g``: every ``g.name`` costs a context-local lookup, and the
-stages record a dozen facts per request.
+A plain object handed to every stage: the pipeline runs without Flask's request context
+(:mod:`mockserver.app`), and the stages record a dozen facts per request.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from flask import Request, Response, g
+from flask import Request, Response
 
 from mockserver.auth import AuthOutcome, Credential
 from mockserver.faults import FaultSettings
@@ -68,9 +68,3 @@ class Context:
     @property
     def usage(self) -> bool:
         return self.operation is not None and self.operation.is_usage
-
-
-def current_context() -> Context | None:
-    """The context of the API request being served; None for the control API and before routing."""
-    context: Context | None = g.get("context")
-    return context

@@ -1,6 +1,10 @@
 """What every request does on its way in and out, whichever stage replied (and for the control API):
 the contract watcher's poll and CORS preflights on the way in; the delay, the fault header, the
-journal row, CORS headers and the access line on the way out."""
+journal row, CORS headers and the access line on the way out.
+
+Contract requests call :func:`arrive` and :func:`depart` directly (:mod:`mockserver.app` serves
+them without Flask's request context); the control API reaches them through Flask's hooks.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from flask import Request, Response, g, request
 from mockserver import faults
 from mockserver.access import access_line, log, worker_pid
 from mockserver.auth import bearer_token, redact
-from mockserver.context import Context, current_context
+from mockserver.context import Context
 from mockserver.journal import Entry
 from mockserver.producers import give_way
 from mockserver.replay import REPLAY_FACTS, ReplayFacts
@@ -20,19 +24,26 @@ from mockserver.state import MockState, state
 
 
 def on_the_way_in() -> Response | None:
+    """Flask's ``before_request`` hook (the control API)."""
     g.started = time.perf_counter()
-    mock = state()
-    if mock.watcher is not None:  # every request, so health and the dashboard see an edit too
-        mock.watcher.poll()
-    if request.method == "OPTIONS":
-        return mock.cors.preflight(request)
-    return None
+    return arrive(state(), current_request())
 
 
 def on_the_way_out(response: Response) -> Response:
-    mock = state()
-    req = current_request()
-    ctx = current_context()
+    """Flask's ``after_request`` hook (the control API)."""
+    return depart(state(), current_request(), None, response, g.get("started", time.perf_counter()))
+
+
+def arrive(mock: MockState, req: Request) -> Response | None:
+    if mock.watcher is not None:  # every request, so health and the dashboard see an edit too
+        mock.watcher.poll()
+    if req.method == "OPTIONS":
+        return mock.cors.preflight(req)
+    return None
+
+
+def depart(mock: MockState, req: Request, ctx: Context | None, response: Response, started: float) -> Response:
+    """The reply as it leaves: ``ctx`` is None for the control API and for preflights."""
     target = None
     if ctx is not None:
         _delay(ctx)
@@ -46,8 +57,7 @@ def on_the_way_out(response: Response) -> Response:
     if ctx is not None and ctx.request_outcome == "unauthenticated" and ctx.problems:
         why = f" ({ctx.problems[0]})"  # a refused credential says why; the reason never quotes it
     if mock.settings.access_log and log.isEnabledFor(logging.INFO):
-        access_line(req.remote_addr, req.method, target or redacted_target(req), response.status_code,
-                    g.get("started", time.perf_counter()), why)
+        access_line(req.remote_addr, req.method, target or redacted_target(req), response.status_code, started, why)
     if ctx is not None and ctx.replayable():
         req.environ[REPLAY_FACTS] = ReplayFacts(target or redacted_target(req), ctx.org, ctx.scenario,
                                                 ctx.request_outcome, ctx.response_outcome or "valid",

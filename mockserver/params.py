@@ -8,12 +8,16 @@ a Unix timestamp at midnight).
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 @cache
@@ -37,7 +41,14 @@ def schema_kind(schema: Mapping[str, Any]) -> str:
 
 
 def parse_value(kind: str, raw: str, loc: tuple[str, str]) -> tuple[Any, list[dict[str, Any]]]:
-    """(value, []) when the reference accepts ``raw``; (None, [FastAPI error detail]) otherwise."""
+    """(value, []) when the reference accepts ``raw``; (None, [FastAPI error detail]) otherwise.
+
+    A date written ``YYYY-MM-DD`` (nearly every request) is read by :meth:`date.fromisoformat`,
+    which reads that form exactly as pydantic does, at a tenth of the cost; anything else, and
+    any such date that does not exist, is pydantic's to read and to word."""
+    if kind == "date" and len(raw) == 10 and _ISO_DATE.fullmatch(raw):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(raw), []
     try:
         return _adapter(kind).validate_python(raw), []
     except ValidationError as exc:

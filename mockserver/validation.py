@@ -1,15 +1,18 @@
-"""Request validation and the response self-check, both with openapi-core, both cached.
+"""Request validation and the response self-check: compiled checks first, openapi-core as the oracle.
 
-openapi-core costs about a millisecond a call, more than the rest of a request. Its verdict on
-a request depends only on the method, path, query string and the Authorization header's shape
-(for operations without header/cookie parameters or bodies), so verdicts are cached in a
-bounded LRU keyed on exactly those. The self-check of a generated body is cached the same way,
-keyed on the body's bytes: a body that validated once is valid again.
+openapi-core costs milliseconds a call, far more than the rest of a request, so the verdicts come
+from :mod:`mockserver.compiled` wherever it covers the operation's shapes; openapi-core judges
+the rest, and words every finding a user reads (a request or body the compiled checks find wanting
+is judged again by it). A request's verdict depends only on the method, path, query string and the
+Authorization header's shape (for operations without header/cookie parameters or bodies), so
+verdicts are also cached in a bounded LRU keyed on exactly those; body checks are cached by the
+body's bytes: a body that validated once is valid again.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +31,7 @@ from openapi_core.validation.request.exceptions import (
 from crosmos_contract.rules import Violation
 from mockserver import params
 from mockserver.caches import BoundedCache
+from mockserver.compiled import CompiledContract
 from mockserver.operations import Operation
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,10 @@ class ContractValidator:
     def __init__(self, resolved: Mapping[str, Any], cache_size: int = 4096, *, spec_checked: bool = False) -> None:
         """``spec_checked``: ``resolved`` is a document ``load_contract`` just found valid, so openapi-core
         need not run the same openapi-spec-validator check on the same document a second time."""
-        config = Config(spec_validator_cls=None) if spec_checked else None
-        self._openapi = OpenAPI.from_dict(dict(resolved), config=config)
+        self._resolved, self._spec_checked = resolved, spec_checked
+        self._oracle: OpenAPI | None = None  # built on first use: the compiled checks often suffice
+        self._oracle_lock = threading.Lock()
+        self.compiled = CompiledContract(resolved)
         self._requests: BoundedCache[tuple[Any, ...], RequestVerdict] = BoundedCache(cache_size)
         self._bodies: BoundedCache[tuple[str, str, int, bytes], tuple[tuple[str, Violation], ...]] = \
             BoundedCache(cache_size)
@@ -66,32 +72,44 @@ class ContractValidator:
             cached = self._requests.get(key)
             if cached is not None:
                 return cached
-        verdict = self._judge(request, operation)
+        verdict = self._fast_verdict(request, operation)
+        if verdict is None:
+            verdict = self._judge(request, operation)
         if key is not None:
             self._requests.put(key, verdict)
         return verdict
 
+    @property
+    def oracle(self) -> OpenAPI:
+        """openapi-core over the same document, built once, when first needed."""
+        if self._oracle is None:
+            with self._oracle_lock:
+                if self._oracle is None:
+                    config = Config(spec_validator_cls=None) if self._spec_checked else None
+                    self._oracle = OpenAPI.from_dict(dict(self._resolved), config=config)
+        return self._oracle
+
+    def _fast_verdict(self, request: Request, operation: Operation) -> RequestVerdict | None:
+        """The verdict without openapi-core, where its word cannot change the reply (None elsewhere)."""
+        if not operation.cacheable_validation:
+            return None
+        compiled = self.compiled.operation(operation)
+        if not compiled.parameters_fast:
+            return None
+        security_failed = compiled.security_failed(request.environ.get("HTTP_AUTHORIZATION"))
+        if security_failed is None:
+            return None
+        if security_failed:
+            return RequestVerdict(security_failed=True)
+        details, values = _phrased(request, operation)
+        return RequestVerdict(errors=tuple(details), values=values)
+
     def _judge(self, request: Request, operation: Operation) -> RequestVerdict:
-        result = self._openapi.unmarshal_request(WerkzeugOpenAPIRequest(request))
+        result = self.oracle.unmarshal_request(WerkzeugOpenAPIRequest(request))
         errors = list(result.errors)
         if any(isinstance(e, SecurityValidationError) for e in errors):
             return RequestVerdict(security_failed=True)
-        details: list[Mapping[str, Any]] = []
-        values: dict[str, Any] = {}
-        for parameter in operation.parameters:
-            if parameter.get("in") != "query":
-                continue
-            name = str(parameter["name"])
-            raw = request.args.getlist(name)
-            if not raw:
-                if parameter.get("required"):
-                    details.append({"type": "missing", "loc": ["query", name], "msg": "Field required",
-                                    "input": None})
-                continue
-            value, problems = params.parse_value(params.schema_kind(parameter.get("schema") or {}), raw[-1],
-                                                 ("query", name))
-            details.extend(problems)
-            values[name] = value
+        details, values = _phrased(request, operation)
         phrased = {tuple(d["loc"]) for d in details}
         for error in errors:
             if isinstance(error, ParameterValidationError) and error.location == "query":
@@ -127,8 +145,11 @@ class ContractValidator:
         """openapi-core's findings on ``response``, each as text and as a violation: one call per body."""
         key = (operation.method, operation.path, response.status_code, response.get_data())
         found = self._bodies.get(key)
+        if found is None and self.compiled.operation(operation).body_valid(
+                response.status_code, response.mimetype, key[3]):
+            found = ()
         if found is None:
-            result = self._openapi.unmarshal_response(WerkzeugOpenAPIRequest(request),
+            result = self.oracle.unmarshal_response(WerkzeugOpenAPIRequest(request),
                                                       WerkzeugOpenAPIResponse(response))
             found = tuple((_one_line(error), _violation(error, response)) for error in result.errors)
             self._bodies.put(key, found)
@@ -137,6 +158,28 @@ class ContractValidator:
     def clear(self) -> None:
         self._requests.clear()
         self._bodies.clear()
+
+
+def _phrased(request: Request, operation: Operation) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+    """The query parameters as the reference reads them (pydantic, the last of repeated values):
+    its 422 details, and the values it accepted."""
+    details: list[Mapping[str, Any]] = []
+    values: dict[str, Any] = {}
+    args = request.args
+    for parameter in operation.parameters:
+        if parameter.get("in") != "query":
+            continue
+        name = str(parameter["name"])
+        raw = args.getlist(name)
+        if not raw:
+            if parameter.get("required"):
+                details.append({"type": "missing", "loc": ["query", name], "msg": "Field required", "input": None})
+            continue
+        value, problems = params.parse_value(params.schema_kind(parameter.get("schema") or {}), raw[-1],
+                                             ("query", name))
+        details.extend(problems)
+        values[name] = value
+    return details, values
 
 
 def _schema_of(operation: Operation, name: str) -> Mapping[str, Any]:
