@@ -12,12 +12,17 @@ import re
 import shutil
 import subprocess
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench import distinct
+
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+WORKLOADS = ("distinct", "repeat")
+"""distinct: every request a window never asked before (bench/distinct.lua); repeat: one URL, again and again."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class LoadResult:
     socket_errors: int
     peak_rss_mb: float
     peak_pss_mb: float = 0.0  # proportional set size: shared pages split between the processes sharing them
+    workload: str = "repeat"  # one of WORKLOADS
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,20 +59,47 @@ def ensure_wrk() -> str:
     return found
 
 
+def wrk_threads(threads: int, connections: int) -> int:
+    """The threads wrk runs with: wrk refuses more threads than connections."""
+    return max(1, min(threads, connections))
+
+
 def run_wrk(wrk: str, url: str, headers: dict[str, str], connections: int, duration_s: float,
-            root_pid: int, threads: int = 2) -> LoadResult:
-    """One wrk run against ``url`` while sampling the RSS of ``root_pid``'s process tree."""
-    threads = max(1, min(threads, connections))  # wrk refuses more threads than connections
+            root_pid: int, threads: int = 2, script: Path | None = None,
+            script_args: Sequence[str] = ()) -> LoadResult:
+    """One wrk run against ``url`` while sampling the RSS of ``root_pid``'s process tree.
+
+    ``script``: a wrk Lua script (``-s``), given ``script_args`` after the URL (``-- ARGS``).
+    """
+    threads = wrk_threads(threads, connections)
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s", "--latency",
                "--timeout", "5s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
     command.append(url)
+    if script is not None and script_args:
+        command += ["--", *script_args]
     with RssSampler(root_pid) as sampler:
         done = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
     return parse_wrk(done.stdout, connections, duration_s, sampler.peak_mb, sampler.peak_pss_mb)
+
+
+def run_workload(wrk: str, workload: str, url: str, headers: dict[str, str], connections: int,
+                 duration_s: float, root_pid: int, threads: int = 2) -> LoadResult:
+    """One wrk run of ``workload`` (see ``WORKLOADS``); distinct takes a fresh block of windows for it."""
+    if workload == "repeat":
+        result = run_wrk(wrk, url, headers, connections, duration_s, root_pid, threads)
+    elif workload == "distinct":
+        block = distinct.BLOCKS.take(duration_s, wrk_threads(threads, connections))
+        result = run_wrk(wrk, url, headers, connections, duration_s, root_pid, threads, distinct.SCRIPT,
+                         block.script_args())
+    else:
+        raise ValueError(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}")
+    return replace(result, workload=workload)
 
 
 def parse_wrk(text: str, connections: int, duration_s: float, peak_rss_mb: float,
