@@ -4,13 +4,18 @@
     python -m bench.run --smoke         # 2 s runs, one repeat: checks the script, not the numbers
     python -m bench.run --suite servers # our app under each candidate WSGI server (the server choice)
     python -m bench.run --suite load --servers mock,wiremock,prism   # some servers only
+    python -m bench.run --suite load --workload distinct              # distinct windows only (default: both)
 
 Each server is started fresh for every repeat (servers interleave, so a noisy minute hurts all of
 them alike; each repeat starts one server later in the list, so none always follows the same
 one), warmed up until stable (rounds of 5 s of wrk at 16 connections until three in a row agree
 within 5 %, 30 s at least and 90 s at most: WireMock's JIT needs about 30 s to reach its
-rate), then loaded with wrk (2 threads) at each connection count. Medians of the repeats are
-quoted; everything, the warm-up rounds too, is written as JSON under bench/results/.
+rate), then loaded with wrk (2 threads) at each connection count under each workload: *distinct*
+windows (bench/distinct.lua: every request a start_date/end_date pair never asked before, so the
+mock's replay cache never answers) and *repeat* (one URL again and again: the replay figures).
+Medians of the repeats are quoted, and ratios as the median of the repeats' pairs (the mock and
+a baseline in the same repeat); everything, the warm-up rounds too, is written as JSON under
+bench/results/.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import certify, servers, stats
-from bench.load import LoadResult, ensure_wrk, run_wrk, tree_rss_mb
+from bench import certify, servers, sidebyside, stats
+from bench.load import WORKLOADS, LoadResult, ensure_wrk, run_workload, tree_rss_mb
 from bench.variants import SERVERS as WSGI_SERVERS
 
 RESULTS = servers.ROOT / "bench" / "results"
@@ -58,14 +63,15 @@ class WarmupPolicy:
 
 
 def warm_up(wrk: str, spec: servers.ServerSpec, running: servers.Running, policy: WarmupPolicy,
-            repeat: int) -> dict[str, Any]:
-    """Rounds of wrk at 16 connections until :func:`stats.warmup_state` says done; what they gave."""
+            repeat: int, workload: str = "repeat") -> dict[str, Any]:
+    """Rounds of wrk at 16 connections (under ``workload``) until :func:`stats.warmup_state` says done."""
     rates: list[float] = []
     state = stats.warmup_state(rates, policy.round_s, policy.min_s, policy.max_s, policy.tolerance)
     for _ in range(int(policy.max_s // policy.round_s) + 1):  # bounded even if the state never said done
         if state.done:
             break
-        result = run_wrk(wrk, running.url, spec.headers, WARMUP_CONNECTIONS, policy.round_s, running.process.pid)
+        result = run_workload(wrk, workload, running.url, spec.headers, WARMUP_CONNECTIONS, policy.round_s,
+                              running.process.pid)
         rates.append(result.rps)
         state = stats.warmup_state(rates, policy.round_s, policy.min_s, policy.max_s, policy.tolerance)
         change = f"  ({(rates[-1] / rates[-2] - 1) * 100:+.1f} %)" if len(rates) > 1 and rates[-2] else ""
@@ -77,14 +83,20 @@ def warm_up(wrk: str, spec: servers.ServerSpec, running: servers.Running, policy
     print(f"  [{repeat + 1}] {spec.name:<28} warm-up {verdict}: "
           + (", ".join(f"{r:,.0f}" for r in rates) or "no rounds"), flush=True)
     return {"repeat": repeat + 1, "rounds_rps": rates, "round_s": policy.round_s, "seconds": state.seconds,
-            "stable": state.stable}
+            "stable": state.stable, "workload": workload}
 
 
 def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], duration: float, repeats: int,
-            warmup: WarmupPolicy, log_dir: Path) -> dict[str, Any]:
-    """Every spec × connection count × repeat; returns raw runs, warm-ups, medians and idle RSS per server."""
+            warmup: WarmupPolicy, log_dir: Path, workloads: Sequence[str] = ("repeat",)) -> dict[str, Any]:
+    """Every spec × connection count × workload × repeat; raw runs, warm-ups, medians, idle RSS per server.
+
+    ``runs`` and ``medians`` are keyed by workload, then server, then connections; each run says
+    its ``workload`` and ``repeat``. The warm-up runs under the first workload (distinct windows
+    when both are measured: the pipeline, not the replay cache, is what must be warm).
+    """
     wrk = ensure_wrk()
-    raw: dict[str, dict[int, list[dict[str, Any]]]] = {spec.name: {c: [] for c in connections} for spec in specs}
+    raw: dict[str, dict[str, dict[int, list[dict[str, Any]]]]] = {
+        workload: {spec.name: {c: [] for c in connections} for spec in specs} for workload in workloads}
     idle: dict[str, list[float]] = {spec.name: [] for spec in specs}
     ready: dict[str, list[float]] = {spec.name: [] for spec in specs}
     warmups: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
@@ -96,17 +108,21 @@ def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], dur
                     ready[spec.name].append(running.ready_after_s)
                     time.sleep(0.5)
                     idle[spec.name].append(tree_rss_mb(running.process.pid))
-                    warmups[spec.name].append(warm_up(wrk, spec, running, warmup, repeat))
+                    warmups[spec.name].append(warm_up(wrk, spec, running, warmup, repeat, workloads[0]))
                     for conns in connections:
-                        result = run_wrk(wrk, running.url, spec.headers, conns, duration, running.process.pid)
-                        raw[spec.name][conns].append(result.as_dict())
-                        _progress(repeat, spec.name, result)
+                        for workload in workloads:
+                            result = run_workload(wrk, workload, running.url, spec.headers, conns, duration,
+                                                  running.process.pid)
+                            raw[workload][spec.name][conns].append({**result.as_dict(), "repeat": repeat + 1})
+                            _progress(repeat, spec.name, result)
             except RuntimeError as exc:  # one broken server must not lose the others' numbers
                 print(f"  [{repeat + 1}] {spec.name}: {exc}", flush=True)
                 failures.setdefault(spec.name, []).append(str(exc))
-    medians = {name: {c: stats.summarise(runs) for c, runs in by_conns.items() if runs}
-               for name, by_conns in raw.items() if any(by_conns.values())}
-    return {"runs": raw, "warmup": warmups, "medians": medians, "failures": failures,
+    medians = {workload: {name: {c: stats.summarise(runs) for c, runs in by_conns.items() if runs}
+                          for name, by_conns in by_name.items() if any(by_conns.values())}
+               for workload, by_name in raw.items()}
+    return {"workloads": list(workloads), "runs": raw, "warmup": warmups, "medians": medians,
+            "pairs": sidebyside.pairs_report(raw, [spec.name for spec in specs], connections), "failures": failures,
             "idle_rss_mb": {name: _median(values) for name, values in idle.items() if values},
             "ready_s": {name: _median(values) for name, values in ready.items() if values}}
 
@@ -150,7 +166,8 @@ def _median(values: Sequence[float]) -> float:
 
 def _progress(repeat: int, name: str, result: LoadResult) -> None:
     errors = f" errors={result.non_2xx + result.socket_errors}" if result.non_2xx or result.socket_errors else ""
-    print(f"  [{repeat + 1}] {name:<28} c={result.connections:<3} {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms"
+    print(f"  [{repeat + 1}] {name:<19} {result.workload:<8} c={result.connections:<3} {result.rps:>9.0f} req/s"
+          f"  p50 {result.p50_ms:6.2f} ms"
           f"  p99 {result.p99_ms:7.2f} ms  rss {result.peak_rss_mb:6.1f} MB{errors}", flush=True)
 
 
@@ -218,6 +235,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="candidate WSGI servers for --suite servers")
     parser.add_argument("--apps", default="mock,hello", help="apps for --suite servers (mock, hello, flask-hello)")
     parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--workload", choices=("distinct", "repeat", "both"), default=None,
+                        help="distinct: every request a window never asked before (bench/distinct.lua), which the "
+                             "mock's replay cache cannot answer; repeat: one URL again and again (replay); both: "
+                             "each in turn at every connection count (default for --suite load and all; "
+                             "--suite servers defaults to repeat)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S,
@@ -243,6 +265,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.smoke:
         args.duration, args.repeats, args.warmup, args.cold_starts, args.profiles = 2.0, 1, 1.0, 2, "quick"
         args.warmup_max, args.warmup_round = 3.0, 1
+    if args.workload is None:
+        args.workload = "repeat" if args.suite == "servers" else "both"
     if args.warmup_round < 1:
         parser.error("--warmup-round must be 1 s or more")
     if not 0 <= args.warmup <= args.warmup_max:
@@ -256,45 +280,78 @@ def warmup_policy(args: argparse.Namespace) -> WarmupPolicy:
     return WarmupPolicy(args.warmup, args.warmup_max, args.warmup_round, args.warmup_tolerance)
 
 
+def workloads_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """The workloads to measure, distinct windows first."""
+    return WORKLOADS if args.workload == "both" else (args.workload,)
+
+
+def load_sections(measured: dict[str, Any], names: Sequence[str], connections: Sequence[int]) -> list[str]:
+    """The load suite's Markdown: side by side (distinct first, replay beside), each workload's full
+    table, idle RSS, warm-ups, this issue's targets and the earlier targets per workload."""
+    runs, medians, workloads = measured["runs"], measured["medians"], measured["workloads"]
+    sections = ["## Distinct windows and one request repeated, side by side",
+                "distinct: distinct windows (every request a start_date/end_date pair never asked before: "
+                "the mock's full pipeline); replay: one request repeated (the mock answers from its replay "
+                "cache). Medians of the repeats (req/s: min–max of the repeats); × Prism / × WireMock "
+                "(static stubs): the median of the ratios of runs paired by repeat (min–max of the pairs).",
+                sidebyside.table(runs, medians, names, connections, workloads)]
+    for workload in ("distinct", "repeat"):
+        if workload in medians:
+            sections += [f"## Load, {sidebyside.WORKLOAD_LABELS[workload]} (medians)",
+                         table(medians[workload], BASELINES)]
+    sections += ["Idle RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in measured["idle_rss_mb"].items()),
+                 "## Warm-up (req/s of each round, per repeat)", warmup_lines(measured["warmup"]),
+                 "## Targets (distinct windows first)", targets_table(sidebyside.targets(runs, medians))]
+    for workload in ("distinct", "repeat"):
+        if workload in medians:
+            sections += [f"### Earlier targets, {sidebyside.WORKLOAD_LABELS[workload]}",
+                         targets_table(stats.load_targets(medians[workload]))]
+    return sections
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     connections = [int(c) for c in args.connections.split(",")]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or RESULTS / f"{args.suite}-{stamp}.json"
     log_dir = RESULTS / "logs" / stamp
+    workloads = workloads_of(args)
     report: dict[str, Any] = {"environment": environment(), "settings": {
         "suite": args.suite, "connections": connections, "duration_s": args.duration, "repeats": args.repeats,
-        "warmup": warmup_policy(args).as_dict(), "wrk_threads": 2,
-        "request": f"GET {servers.USAGE_PATH} with a Bearer token"}}
+        "warmup": warmup_policy(args).as_dict(), "wrk_threads": 2, "workloads": list(workloads),
+        "request": f"GET {servers.USAGE_PATH} with a Bearer token",
+        "distinct": "bench/distinct.lua: start_date=1900-01-01+(k mod 73000) d, end_date=start+(k div 73000) d, "
+                    "k never reused within the process"}}
     sections: list[str] = []
 
     if args.suite in ("all", "load"):
         names = [n for n in args.servers.split(",") if n]
         specs = load_specs(names)
-        print(f"load: {', '.join(names)} at {connections} connections, {args.duration:g} s × {args.repeats}",
-              flush=True)
-        report["load"] = measure(specs, connections, args.duration, args.repeats, warmup_policy(args), log_dir)
-        medians = report["load"]["medians"]
-        targets = stats.load_targets(medians)
-        report["load"]["targets"] = [t.as_dict() for t in targets]
-        sections += ["## Load (medians)", table(medians, BASELINES),
-                     "Idle RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in report["load"]["idle_rss_mb"].items()),
-                     "## Warm-up (req/s of each round, per repeat)", warmup_lines(report["load"]["warmup"]),
-                     "## Targets", targets_table(targets)]
+        print(f"load: {', '.join(names)} at {connections} connections, {'/'.join(workloads)}, "
+              f"{args.duration:g} s × {args.repeats}", flush=True)
+        report["load"] = measure(specs, connections, args.duration, args.repeats, warmup_policy(args), log_dir,
+                                 workloads)
+        runs, medians = report["load"]["runs"], report["load"]["medians"]
+        report["load"]["targets"] = [t.as_dict() for t in sidebyside.targets(runs, medians)]
+        report["load"]["earlier_targets"] = {w: [t.as_dict() for t in stats.load_targets(m)]
+                                             for w, m in medians.items()}
+        sections += load_sections(report["load"], names, connections)
 
     if args.suite == "servers":
         names = [n for n in args.wsgi.split(",") if n]
         specs = [servers.variant(app, name) for name in names for app in args.apps.split(",") if app]
         print(f"servers: {', '.join(names)} at {connections} connections, {args.duration:g} s × {args.repeats}",
               flush=True)
-        report["servers"] = measure(specs, connections, args.duration, args.repeats, warmup_policy(args), log_dir)
-        medians = report["servers"]["medians"]
-        sections += ["## Candidate WSGI servers (medians)", table(medians, ())]
-        for name in names:
-            for conns in connections:
-                share = stats.ratio(medians.get(f"mock@{name}", {}).get(conns, {}).get("rps"),
-                                    medians.get(f"hello@{name}", {}).get(conns, {}).get("rps"))
-                sections.append(f"- {name} @{conns}: mock/hello = {share:.2f}" if share else f"- {name}: n/a")
+        report["servers"] = measure(specs, connections, args.duration, args.repeats, warmup_policy(args), log_dir,
+                                    workloads)
+        for workload, medians in report["servers"]["medians"].items():
+            sections += [f"## Candidate WSGI servers, {sidebyside.WORKLOAD_LABELS[workload]} (medians)",
+                         table(medians, ())]
+            for name in names:
+                for conns in connections:
+                    share = stats.ratio(medians.get(f"mock@{name}", {}).get(conns, {}).get("rps"),
+                                        medians.get(f"hello@{name}", {}).get(conns, {}).get("rps"))
+                    sections.append(f"- {name} @{conns}: mock/hello = {share:.2f}" if share else f"- {name}: n/a")
         sections += ["## Warm-up (req/s of each round, per repeat)", warmup_lines(report["servers"]["warmup"])]
 
     if args.suite in ("all", "certify"):
@@ -307,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = report["environment"]
     sections.insert(0, f"Run {env['when']} at commit {env['commit']}, {env['cpus']} CPUs, load average before "
                        f"{', '.join(f'{x:.2f}' for x in env['loadavg'])}; wrk -t2, {args.duration:g} s per run, "
-                       f"median of {args.repeats}.")
+                       f"median of {args.repeats}; workloads: {', '.join(workloads)}.")
     markdown = "\n\n".join(sections) + "\n"
     out.with_suffix(".md").write_text(markdown)
     print("\n" + markdown)
