@@ -4,8 +4,12 @@
     python -m bench.profile --inprocess   # only the in-process split (no wrk, no py-spy)
 
 The in-process part calls the WSGI app directly, without sockets, so its microseconds per
-request are stable even on a busy machine: the full mock, the mock without its access log, a
-Flask "hello" and a bare WSGI "hello". Differences between them price each layer.
+request are stable even on a busy machine. Its first figures are the pipeline's: **every request
+names a new usage window** (no replay, no cached body or verdict can answer it), a 422 and a 401
+likewise new each time, as CPU time over N requests, median of 5 rounds. Then a request repeated
+(the replay layer's figure, not the pipeline's), the mock without its optional stages, a Flask
+"hello" and a bare WSGI "hello". Logging is set up as ``crosmos-mock`` sets it up (its access
+line on, to /dev/null). Differences between the rows price each layer.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +47,59 @@ def _environ(path: str, query: str = "") -> dict[str, Any]:
 
 def _start_response(_status: str, _headers: list[tuple[str, str]], _exc_info: Any = None) -> None:
     return None
+
+
+def distinct_windows(count: int, first: int) -> list[str]:
+    """``count`` query strings naming usage windows never named before in this process: window
+    ``k`` starts ``k mod 9,000`` days after 2000-01-01 and lasts ``k div 9,000`` days."""
+    origin = date(2000, 1, 1)
+    out = []
+    for k in range(first, first + count):
+        start = origin + timedelta(days=k % 9000)
+        out.append(f"start_date={start.isoformat()}&end_date={(start + timedelta(days=k // 9000)).isoformat()}")
+    return out
+
+
+class Workload:
+    """Requests that are each new to the app: successive calls never repeat a query string."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind, self.next = kind, 0
+
+    def take(self, count: int) -> list[tuple[str, dict[str, str]]]:
+        queries = distinct_windows(count, self.next)
+        self.next += count
+        if self.kind == "422":  # an impossible end date: refused by the contract, each one new
+            return [(q.replace("end_date=", "end_date=x"), {}) for q in queries]
+        if self.kind == "401":  # no credentials
+            return [(q, {"HTTP_AUTHORIZATION": ""}) for q in queries]
+        return [(q, {}) for q in queries]
+
+
+def distinct_us(app: WSGIApp, workload: Workload, requests: int, rounds: int = 5) -> float:
+    """Median over ``rounds`` of the mean CPU µs of ``requests`` requests, each new to ``app``."""
+
+    def once(query: str, extra: dict[str, str]) -> None:
+        environ = _environ(servers.USAGE_PATH, query)
+        environ.update(extra)
+        if environ.get("HTTP_AUTHORIZATION") == "":
+            del environ["HTTP_AUTHORIZATION"]
+        body: Iterable[bytes] = app(environ, _start_response)
+        b"".join(body)
+        close: Callable[[], None] | None = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+    for query, extra in workload.take(min(500, requests)):
+        once(query, extra)
+    figures = []
+    for _ in range(rounds):
+        batch = workload.take(requests)
+        began = time.process_time()
+        for query, extra in batch:
+            once(query, extra)
+        figures.append((time.process_time() - began) / requests * 1e6)
+    return statistics.median(figures)
 
 
 def per_request_us(app: WSGIApp, path: str, requests: int, query: str = "") -> float:
@@ -66,14 +124,22 @@ def per_request_us(app: WSGIApp, path: str, requests: int, query: str = "") -> f
     return (time.process_time() - began) / requests * 1e6
 
 
-def inprocess(requests: int) -> dict[str, float]:
+def inprocess(requests: int, distinct_requests: int = 2000) -> dict[str, float]:
     """CPU µs per request for each layer; the access log goes to /dev/null (formatting still paid)."""
+    from mockserver.server import configure_logging
+
     with open(os.devnull, "w") as sink:
-        logging.basicConfig(level="INFO", stream=sink, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                            force=True)
+        logging.getLogger().handlers.clear()
+        configure_logging("info", sink)  # as crosmos-mock sets it up: its access line is written
         results = {
-            "mock (a replayed reply)": per_request_us(build_app("mock", access_log=True), servers.USAGE_PATH,
-                                                      requests),
+            "mock, every request a new window (the pipeline)": distinct_us(
+                build_app("mock", access_log=True), Workload("200"), distinct_requests),
+            "mock, every request a new 422": distinct_us(build_app("mock", access_log=True), Workload("422"),
+                                                         distinct_requests),
+            "mock, every request a new 401": distinct_us(build_app("mock", access_log=True), Workload("401"),
+                                                         distinct_requests),
+            "mock, one request repeated (a replayed reply)": per_request_us(
+                build_app("mock", access_log=True), servers.USAGE_PATH, requests),
             "mock, full pipeline (replay off)": per_request_us(build_app("mock", access_log=True, replay=False),
                                                                servers.USAGE_PATH, requests),
             **_without_optional_stages(requests),
@@ -111,40 +177,44 @@ def _without_optional_stages(requests: int) -> dict[str, float]:
 
 
 def stage_split(requests: int) -> dict[str, float]:
-    """Wall µs per request in each pipeline stage (replay off, the bench's request), and the rest:
-    Flask's request context, the hooks, the journal and the access line."""
+    """CPU µs per request in each pipeline stage, every request a new window, and the rest: the
+    WSGI layers, the way in and out, the journal and the access line."""
     from mockserver import app as app_module
+    from mockserver.server import configure_logging
 
     spent: collections.Counter[str] = collections.Counter()
 
     def timed(stage: Callable[[Any], Any]) -> Callable[[Any], Any]:
         def run(ctx: Any) -> Any:
-            began = time.perf_counter()
+            began = time.process_time()
             try:
                 return stage(ctx)
             finally:
-                spent[stage.__name__] += time.perf_counter() - began
+                spent[stage.__name__] += time.process_time() - began
         return run
 
     pipeline = app_module.PIPELINE
     app_module.PIPELINE = tuple(timed(stage) for stage in pipeline)
     try:
         with open(os.devnull, "w") as sink:
-            logging.basicConfig(level="INFO", stream=sink, force=True,
-                                format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-            app = build_app("mock", access_log=True, replay=False)
-            per_request_us(app, servers.USAGE_PATH, min(500, requests))
+            logging.getLogger().handlers.clear()
+            configure_logging("info", sink)
+            app = build_app("mock", access_log=True)
+            workload = Workload("200")
+            for query, _ in workload.take(min(500, requests)):
+                b"".join(app(_environ(servers.USAGE_PATH, query), _start_response))
             spent.clear()
-            began = time.perf_counter()
-            for _ in range(requests):
-                b"".join(app(_environ(servers.USAGE_PATH), _start_response))
-            total = (time.perf_counter() - began) / requests * 1e6
+            batch = workload.take(requests)
+            began = time.process_time()
+            for query, _ in batch:
+                b"".join(app(_environ(servers.USAGE_PATH, query), _start_response))
+            total = (time.process_time() - began) / requests * 1e6
             logging.getLogger().handlers.clear()
     finally:
         app_module.PIPELINE = pipeline
     split = {name: seconds / requests * 1e6 for name, seconds in spent.items()}
-    return {**split, "outside the stages (Flask, hooks, journal, access log)": total - sum(split.values()),
-            "total": total}
+    return {**split, "outside the stages (WSGI layers, way in and out, journal, access line)":
+            total - sum(split.values()), "total": total}
 
 
 def _frame_name(frame: str) -> str:
@@ -204,17 +274,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     parser.add_argument("--inprocess", action="store_true", help="only the in-process split")
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--distinct-requests", type=int, default=2000,
+                        help="requests per round for the every-request-new figures (5 rounds)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = RESULTS / f"profile-{stamp}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"inprocess_us_per_request": inprocess(args.requests)}
+    report: dict[str, Any] = {"inprocess_us_per_request": inprocess(args.requests, args.distinct_requests)}
     for name, value in report["inprocess_us_per_request"].items():
         print(f"{name:<52} {value:7.1f} CPU µs/request")
     report["stages_us_per_request"] = stage_split(args.requests)
-    print("\nfull pipeline, stage by stage (wall µs/request):")
+    print("\nfull pipeline, every request a new window, stage by stage (CPU µs/request):")
     for name, value in report["stages_us_per_request"].items():
         print(f"  {name:<52} {value:7.1f}")
     if not args.inprocess:

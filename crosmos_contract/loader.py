@@ -126,6 +126,13 @@ def _parser_class() -> type[Any]:
     document valid, prance's own check runs unchanged and a pass is remembered.
     """
     import prance
+    import prance.util
+
+    # prance evaluates its default backend even when one is named (``options.get("backend",
+    # default_validation_backend())``), and finding the default imports every backend: 0.2 s of
+    # openapi-spec-validator's imports on every start, though a cached verdict never runs it. The
+    # loader always names its backend, so the default is never used: name it without the probe.
+    prance.util.default_validation_backend = lambda: "openapi-spec-validator"
 
     class CheckingParser(prance.ResolvingParser):  # type: ignore[misc]
         verdicts: VerdictCache | None = None

@@ -6,7 +6,10 @@ other threads run meanwhile, so every cache here takes a lock: an ``OrderedDict`
 ``get`` + ``move_to_end`` from two threads can raise KeyError. What each cache holds and why its
 key is complete is said where it is created:
 
-- ``ContractValidator`` request verdicts and body checks (``mockserver.validation``);
+- ``ContractValidator`` request verdicts and openapi-core's findings on bodies
+  (``mockserver.validation``), and ``CompiledContract``'s validators, compiled once per operation
+  and media type on first use (``mockserver.compiled``: a dict under a lock, bounded by the
+  document's size, not by traffic); all three are rebuilt with the contract on reload;
 - ``ContractRuntime.responses``: usage bodies already built and self-checked, and
   ``ContractRuntime.static_bodies``: the first valid body of every other operation
   (``mockserver.state``), both dropped whole with the contract on reload;

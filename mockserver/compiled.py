@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import jsonschema_rs
 
+from crosmos_contract.exchange import NOT_JSON
 from mockserver import params
 from mockserver.operations import Operation
 
@@ -34,9 +35,19 @@ FAST_FORMATS = frozenset({"date"})
 NOT_SCHEMAS = frozenset({"discriminator", "xml", "externalDocs", "example", "examples", "default", "const", "enum",
                          "deprecated", "readOnly", "writeOnly", "title", "description"})
 """Keywords whose values are data or annotations, not subschemas: a ``format`` key inside is no format."""
+UNPARSED: Any = object()
 PARAM_KINDS = frozenset({"date", "date-time"})
 """Query parameter kinds whose 422 detail is pydantic's alone: openapi-core's verdict on them never
 reaches the reply (``ContractValidator._judge`` drops it when pydantic parsed or phrased the value)."""
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query parameter as the reference reads it: its name, the one scalar kind it takes."""
+
+    name: str
+    kind: str
+    required: bool
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,9 @@ class CompiledOperation:
     def __init__(self, operation: Operation, document: Mapping[str, Any], registry: jsonschema_rs.Registry) -> None:
         self.operation = operation
         self.security = _security(operation, document)
+        self.query = tuple(QueryParameter(str(p["name"]), params.schema_kind(p.get("schema") or {}),
+                                          bool(p.get("required")))
+                           for p in operation.parameters if p.get("in") == "query")
         self.parameters_fast = all(
             p.get("in") == "query" and "content" not in p
             and params.schema_kind(p.get("schema") or {}) in PARAM_KINDS
@@ -75,8 +89,9 @@ class CompiledOperation:
         return not any(all(scheme.satisfied(authorization) for scheme in requirement)
                        for requirement in self.security)
 
-    def body_valid(self, status: int, mimetype: str, body: bytes) -> bool | None:
-        """Whether a reply fits the document: its status documented, its media type, its JSON body."""
+    def body_valid(self, status: int, mimetype: str, body: bytes, parsed: Any = UNPARSED) -> bool | None:
+        """Whether a reply fits the document: its status documented, its media type, its JSON body
+        (``parsed``: the body as ``json.loads`` read it, when the caller already did)."""
         key = _response_key(self.operation, str(status))
         if key is None:
             return False  # openapi-core's ResponseNotFound
@@ -89,11 +104,14 @@ class CompiledOperation:
         validator = self._validator(key, mimetype, content[mimetype])
         if validator is None:
             return None
-        try:
-            value = json.loads(body)
-        except ValueError:
+        if parsed is UNPARSED:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                return False
+        elif parsed is NOT_JSON:
             return False
-        return bool(validator.is_valid(value))
+        return bool(validator.is_valid(parsed))
 
     def _validator(self, status: str, mimetype: str, media: Mapping[str, Any]) -> jsonschema_rs.Validator | None:
         key = (status, mimetype)

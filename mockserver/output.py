@@ -20,6 +20,7 @@ from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, u
 from crosmos_contract.judge import Judgement, JudgeSettings, SchemaCheck, judge, judge_as_written, judge_operation
 from crosmos_contract.rules import Violation
 from mockserver.auth import redact
+from mockserver.compiled import UNPARSED
 from mockserver.context import Context
 from mockserver.produce_documented import SelfCheckError
 from mockserver.proxy import VIOLATIONS_HEADER, violation_reply
@@ -134,8 +135,10 @@ def _schema_check(ctx: Context, reply: Response) -> SchemaCheck:
     operation = ctx.operation
     assert operation is not None
 
-    def check(_exchange: Exchange) -> Sequence[Violation]:
-        return ctx.runtime.validator.schema_violations(ctx.request, _schema_view(ctx, reply), operation)
+    def check(exchange: Exchange) -> Sequence[Violation]:
+        received = exchange.response
+        parsed = received.json() if received is not None and ctx.upstream is None else UNPARSED
+        return ctx.runtime.validator.schema_violations(ctx.request, _schema_view(ctx, reply), operation, parsed)
 
     return check
 

@@ -13,12 +13,12 @@ is recorded, not blocked: the upstream's answer to it is what is judged.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from flask import Request, Response
 
 from mockserver import replies
@@ -30,7 +30,7 @@ _HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
 })
-_NOT_KEPT = _HOP_BY_HOP | {"content-encoding"}  # requests decoded the body
+_NOT_KEPT = _HOP_BY_HOP | {"content-encoding"}  # urllib3 decoded the body
 _NOT_FORWARDED_BACK = {"date", "server"}  # our server states its own
 _TRANSPORT_REFUSALS = frozenset({405, 413, 414, 431})  # STATUS-003: allowed whatever the contract says
 
@@ -72,19 +72,16 @@ class UpstreamError(Exception):
 
 
 class Proxy:
+    """Forwards with urllib3's connection pool: the pool requests is built on, without requests'
+    per-call layers (hooks, cookies, environment lookups, header merging), which cost more CPU per
+    reply than judging it (docs/performance.md, "Proxy mode")."""
+
     def __init__(self, upstream: str, strict: bool = False, timeout: tuple[float, float] = (5.0, 30.0)) -> None:
         self.upstream = parse_upstream(upstream)
         self.strict = strict
         self.timeout = timeout
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # forward to exactly the upstream named, not through env proxies
-            self._local.session = session
-        return session
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=64, ca_certs=certifi.where(), retries=False,
+                                         timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
 
     def forward(self, request: Request) -> UpstreamReply:
         """Send ``request`` on to the upstream; UpstreamError when it cannot be reached or misbehaves."""
@@ -93,29 +90,43 @@ class Proxy:
         headers = {name: value for name, value in request.headers.items() if name.lower() not in _HOP_BY_HOP}
         headers["X-Forwarded-For"] = request.remote_addr or ""
         try:
-            upstream = self._session().request(request.method, url, headers=headers, data=request.get_data(),
-                                               timeout=self.timeout, allow_redirects=False, stream=True)
-        except requests.Timeout:
+            upstream = self._pool.request(request.method, url, headers=headers, body=request.get_data() or None,
+                                          redirect=False, preload_content=False, decode_content=True)
+        except urllib3.exceptions.NewConnectionError:  # refused, or no such host (urllib3 files it under timeouts)
+            raise UpstreamError("upstream-unreachable", "The upstream cannot be reached",
+                                f"{self.upstream}: ConnectionError") from None
+        except urllib3.exceptions.TimeoutError:
             raise UpstreamError("upstream-timeout", "The upstream did not answer in time",
                                 f"no answer from {self.upstream} within {self.timeout[1]:.0f}s", 504) from None
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise UpstreamError("upstream-unreachable", "The upstream cannot be reached",
-                                f"{self.upstream}: {type(exc).__name__}") from None
-        with upstream:
+                                f"{self.upstream}: {_cause_name(exc)}") from None
+        try:
             chunks, size = [], 0
             try:
-                for chunk in upstream.iter_content(64 * 1024):
+                for chunk in upstream.stream(64 * 1024):
                     size += len(chunk)
                     if size > MAX_BODY:
                         raise UpstreamError("upstream-too-large", "The upstream's reply is too large",
                                             f"more than {MAX_BODY // 1024 // 1024} MiB")
                     chunks.append(chunk)
-            except requests.RequestException as exc:
+            except urllib3.exceptions.HTTPError as exc:
                 raise UpstreamError("upstream-broken-reply", "The upstream's reply broke off",
-                                    f"{self.upstream}: {type(exc).__name__}") from None
-            kept = [(name, value) for name, value in upstream.headers.items()
-                    if name.lower() not in _NOT_KEPT]
-            return UpstreamReply(upstream.status_code, kept, b"".join(chunks))
+                                    f"{self.upstream}: {_cause_name(exc)}") from None
+            kept = [(name, value) for name, value in upstream.headers.items() if name.lower() not in _NOT_KEPT]
+            return UpstreamReply(upstream.status, kept, b"".join(chunks))
+        finally:
+            upstream.release_conn()
+
+
+def _cause_name(error: urllib3.exceptions.HTTPError) -> str:
+    """The failure's kind as requests named it (``ConnectionError``, ``SSLError`` …), never its text,
+    which may quote the URL."""
+    if isinstance(error, urllib3.exceptions.SSLError):
+        return "SSLError"
+    if isinstance(error, urllib3.exceptions.ProtocolError | urllib3.exceptions.MaxRetryError):
+        return "ConnectionError"
+    return type(error).__name__
 
 
 def violation_reply(violations: Sequence[str], upstream_status: int) -> Response:

@@ -17,9 +17,11 @@ from flask import Response
 PROBLEM_BASE = "https://crosmos.dev/mock/problems/"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # json.dumps builds one per call
+
+
 def json_reply(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    return Response(data, status=status, headers=dict(headers or {}), mimetype="application/json")
+    return Response(_ENCODER.encode(body), status=status, headers=headers, mimetype="application/json")
 
 
 def not_authenticated() -> Response:

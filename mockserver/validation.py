@@ -13,28 +13,24 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Request, Response
-from openapi_core import Config, OpenAPI
-from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
-from openapi_core.templating.responses.exceptions import ResponseNotFound
-from openapi_core.validation.request.exceptions import (
-    MissingRequiredParameter,
-    ParameterValidationError,
-    SecurityValidationError,
-)
 
 from crosmos_contract.rules import Violation
 from mockserver import params
 from mockserver.caches import BoundedCache
-from mockserver.compiled import CompiledContract
+from mockserver.compiled import UNPARSED, CompiledContract, QueryParameter
 from mockserver.operations import Operation
 
+if TYPE_CHECKING:
+    from openapi_core import OpenAPI
+
 log = logging.getLogger(__name__)
+# openapi-core is imported where the oracle is first needed, never at start: its import alone
+# takes most of a cold start (``python -X importtime``), and the compiled checks often suffice.
 
 
 @dataclass(frozen=True)
@@ -85,6 +81,8 @@ class ContractValidator:
         if self._oracle is None:
             with self._oracle_lock:
                 if self._oracle is None:
+                    from openapi_core import Config, OpenAPI
+
                     config = Config(spec_validator_cls=None) if self._spec_checked else None
                     self._oracle = OpenAPI.from_dict(dict(self._resolved), config=config)
         return self._oracle
@@ -101,15 +99,22 @@ class ContractValidator:
             return None
         if security_failed:
             return RequestVerdict(security_failed=True)
-        details, values = _phrased(request, operation)
+        details, values = _phrased(request, compiled.query)
         return RequestVerdict(errors=tuple(details), values=values)
 
     def _judge(self, request: Request, operation: Operation) -> RequestVerdict:
+        from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
+        from openapi_core.validation.request.exceptions import (
+            MissingRequiredParameter,
+            ParameterValidationError,
+            SecurityValidationError,
+        )
+
         result = self.oracle.unmarshal_request(WerkzeugOpenAPIRequest(request))
         errors = list(result.errors)
         if any(isinstance(e, SecurityValidationError) for e in errors):
             return RequestVerdict(security_failed=True)
-        details, values = _phrased(request, operation)
+        details, values = _phrased(request, self.compiled.operation(operation).query)
         phrased = {tuple(d["loc"]) for d in details}
         for error in errors:
             if isinstance(error, ParameterValidationError) and error.location == "query":
@@ -136,19 +141,23 @@ class ContractValidator:
         """Every way ``response`` breaks the contract (empty when it does not), in openapi-core's words."""
         return tuple(text for text, _violation in self._response_errors(request, response, operation))
 
-    def schema_violations(self, request: Request, response: Response, operation: Operation) -> list[Violation]:
-        """:meth:`check_response` in the catalogue's ids, for the judge (``SchemaCheck``)."""
-        return [violation for _text, violation in self._response_errors(request, response, operation)]
+    def schema_violations(self, request: Request, response: Response, operation: Operation,
+                          parsed: Any = UNPARSED) -> list[Violation]:
+        """:meth:`check_response` in the catalogue's ids, for the judge (``SchemaCheck``); ``parsed``:
+        the body as ``json.loads`` read it, when the judge already did."""
+        return [violation for _text, violation in self._response_errors(request, response, operation, parsed)]
 
-    def _response_errors(self, request: Request, response: Response,
-                         operation: Operation) -> tuple[tuple[str, Violation], ...]:
+    def _response_errors(self, request: Request, response: Response, operation: Operation,
+                         parsed: Any = UNPARSED) -> tuple[tuple[str, Violation], ...]:
         """openapi-core's findings on ``response``, each as text and as a violation: one call per body."""
         key = (operation.method, operation.path, response.status_code, response.get_data())
+        if self.compiled.operation(operation).body_valid(response.status_code, response.mimetype or "", key[3],
+                                                         parsed):
+            return ()  # a microsecond or two: cheaper than the cache below, which keeps openapi-core's findings
         found = self._bodies.get(key)
-        if found is None and self.compiled.operation(operation).body_valid(
-                response.status_code, response.mimetype, key[3]):
-            found = ()
         if found is None:
+            from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+
             result = self.oracle.unmarshal_response(WerkzeugOpenAPIRequest(request),
                                                       WerkzeugOpenAPIResponse(response))
             found = tuple((_one_line(error), _violation(error, response)) for error in result.errors)
@@ -160,23 +169,20 @@ class ContractValidator:
         self._bodies.clear()
 
 
-def _phrased(request: Request, operation: Operation) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+def _phrased(request: Request, query: Sequence[QueryParameter]) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
     """The query parameters as the reference reads them (pydantic, the last of repeated values):
     its 422 details, and the values it accepted."""
     details: list[Mapping[str, Any]] = []
     values: dict[str, Any] = {}
     args = request.args
-    for parameter in operation.parameters:
-        if parameter.get("in") != "query":
-            continue
-        name = str(parameter["name"])
+    for parameter in query:
+        name = parameter.name
         raw = args.getlist(name)
         if not raw:
-            if parameter.get("required"):
+            if parameter.required:
                 details.append({"type": "missing", "loc": ["query", name], "msg": "Field required", "input": None})
             continue
-        value, problems = params.parse_value(params.schema_kind(parameter.get("schema") or {}), raw[-1],
-                                             ("query", name))
+        value, problems = params.parse_value(parameter.kind, raw[-1], ("query", name))
         details.extend(problems)
         values[name] = value
     return details, values
@@ -195,6 +201,9 @@ def _one_line(error: BaseException) -> str:
 
 def _violation(error: BaseException, response: Response) -> Violation:
     """An openapi-core finding under the catalogue id it breaks."""
+    from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+    from openapi_core.templating.responses.exceptions import ResponseNotFound
+
     status = response.status_code
     text = _one_line(error)
     if isinstance(error, ResponseNotFound):
