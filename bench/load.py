@@ -21,6 +21,7 @@ from bench import distinct
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WORKLOADS = ("distinct", "repeat")
 """distinct: every request a window never asked before (bench/distinct.lua); repeat: one URL, again and again."""
 
@@ -162,6 +163,22 @@ def tree_rss_mb(root: int) -> float:
             continue
         total_kb += resident * _PAGE_KB
     return total_kb / 1024
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) the tree has used: each live process's own and its reaped children's.
+
+    Fields 14-17 of /proc/PID/stat (utime, stime, cutime, cstime); a worker that exits is counted
+    in its parent's cutime/cstime once reaped, so a difference of two readings loses nothing.
+    """
+    ticks = 0
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += sum(int(value) for value in fields[11:15])  # after the name: state is field 3, utime 14
+    return ticks / _CLOCK_TICKS
 
 
 def tree_pss_mb(root: int) -> float:
