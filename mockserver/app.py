@@ -64,9 +64,24 @@ def contract_or_control(app: Flask) -> WSGIApp:
             return flask_wsgi(environ, start_response)
         mock: MockState = app.extensions[EXTENSION]
         reply = serve(mock, Request(environ), time.perf_counter())
-        return reply(environ, start_response)
+        return emit(reply, environ, start_response)
 
     return wsgi
+
+
+_REWRITTEN_HEADERS = ("Location", "Content-Location")
+
+
+def emit(reply: Response, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Send ``reply``. A body held whole, with its length known, goes out as it is; werkzeug's
+    general path (it rewrites locations, strips bodies for HEAD, 204 and 304, and measures
+    bodies) costs more than a fifth of a refusal's CPU and changes nothing for such a reply."""
+    status = reply.status_code
+    if (environ.get("REQUEST_METHOD") == "HEAD" or status < 200 or status in (204, 304) or not reply.is_sequence
+            or "Content-Length" not in reply.headers or any(h in reply.headers for h in _REWRITTEN_HEADERS)):
+        return reply(environ, start_response)
+    start_response(reply.status, reply.headers.to_wsgi_list())
+    return reply.response  # type: ignore[return-value]  # a list of bytes: is_sequence, set by set_data
 
 
 def serve(mock: MockState, req: Request, started: float) -> Response:

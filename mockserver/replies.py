@@ -21,7 +21,7 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # json.d
 
 
 def json_reply(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(_ENCODER.encode(body), status=status, headers=headers, mimetype="application/json")
+    return Response(_ENCODER.encode(body).encode(), status=status, headers=headers, content_type="application/json")
 
 
 def not_authenticated() -> Response:

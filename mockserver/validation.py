@@ -62,8 +62,9 @@ class ContractValidator:
         key: tuple[Any, ...] | None = None
         if operation.cacheable_validation:
             environ = request.environ  # read once: every request.<attr> through Flask's proxy is a lookup
-            scheme, _, credentials = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-            key = (operation.method, request.path, environ.get("QUERY_STRING", ""), scheme.lower(),
+            # openapi-core reads "<scheme> <anything>": whether a space follows the scheme decides too
+            scheme, space, credentials = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+            key = (operation.method, request.path, environ.get("QUERY_STRING", ""), scheme.lower(), bool(space),
                    bool(credentials.strip()))
             cached = self._requests.get(key)
             if cached is not None:
