@@ -92,7 +92,8 @@ def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], dur
 
     ``runs`` and ``medians`` are keyed by workload, then server, then connections; each run says
     its ``workload`` and ``repeat``. The warm-up runs under the first workload (distinct windows
-    when both are measured: the pipeline, not the replay cache, is what must be warm).
+    when both are measured: the pipeline, not the replay cache, is what must be warm); at each
+    connection count the workloads run one after the other, their order alternating (:func:`in_turn`).
     """
     wrk = ensure_wrk()
     raw: dict[str, dict[str, dict[int, list[dict[str, Any]]]]] = {
@@ -109,8 +110,8 @@ def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], dur
                     time.sleep(0.5)
                     idle[spec.name].append(tree_rss_mb(running.process.pid))
                     warmups[spec.name].append(warm_up(wrk, spec, running, warmup, repeat, workloads[0]))
-                    for conns in connections:
-                        for workload in workloads:
+                    for index, conns in enumerate(connections):
+                        for workload in in_turn(workloads, repeat + index):
                             result = run_workload(wrk, workload, running.url, spec.headers, conns, duration,
                                                   running.process.pid)
                             raw[workload][spec.name][conns].append({**result.as_dict(), "repeat": repeat + 1})
@@ -125,6 +126,12 @@ def measure(specs: Sequence[servers.ServerSpec], connections: Sequence[int], dur
             "pairs": sidebyside.pairs_report(raw, [spec.name for spec in specs], connections), "failures": failures,
             "idle_rss_mb": {name: _median(values) for name, values in idle.items() if values},
             "ready_s": {name: _median(values) for name, values in ready.items() if values}}
+
+
+def in_turn(workloads: Sequence[str], turn: int) -> list[str]:
+    """The workloads in the order of ``turn``: reversed every other one, so that neither always runs first
+    (a server still warming up would favour whichever runs second)."""
+    return list(workloads) if turn % 2 == 0 else list(reversed(workloads))
 
 
 def rotated(specs: Sequence[servers.ServerSpec], repeat: int) -> list[servers.ServerSpec]:

@@ -36,6 +36,7 @@ class Recorder(http.server.ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.seen: list[tuple[str, str | None]] = []
+        self.hosts: set[str | None] = set()
         self.lock = threading.Lock()
 
 
@@ -50,6 +51,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         with self.server.lock:
             self.server.seen.append((self.path, self.headers.get("Authorization")))
+            self.server.hosts.add(self.headers.get("Host"))
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -127,6 +129,7 @@ def test_two_runs_of_two_threads_never_repeat_a_window_and_send_what_the_python_
     with recorder() as server:
         seen_first = check_run(wrk_run(server, first), first)
         seen_second = check_run(wrk_run(server, second), second)
+        assert server.hosts == {f"127.0.0.1:{server.server_address[1]}"}  # as wrk.format would send it
     assert not seen_first & seen_second
     assert second.base == first.base + first.span
 

@@ -151,10 +151,13 @@ def test_measure_runs_each_workload_at_each_connection_count_and_records_workloa
     monkeypatch.setattr(time, "sleep", lambda _s: None)
     policy = run.WarmupPolicy(min_s=0.0, max_s=0.0, round_s=1, tolerance=0.05)
     measured = run.measure([mock_spec, prism_spec], [16, 64], 2.0, 3, policy, tmp_path, ("distinct", "repeat"))
-    assert calls[:4] == [("http://127.0.0.1:1/mock", "distinct", 16), ("http://127.0.0.1:1/mock", "repeat", 16),
-                         ("http://127.0.0.1:1/mock", "distinct", 64), ("http://127.0.0.1:1/mock", "repeat", 64)]
+    mock = "http://127.0.0.1:1/mock"
+    # the workloads' order alternates by connection count and by repeat: neither always runs first
+    assert calls[:4] == [(mock, "distinct", 16), (mock, "repeat", 16), (mock, "repeat", 64), (mock, "distinct", 64)]
     assert calls[4][0].endswith("/prism")
     assert calls[8][0].endswith("/prism")  # the second repeat starts one server later
+    assert calls[12:16] == [(mock, "repeat", 16), (mock, "distinct", 16), (mock, "distinct", 64),
+                            (mock, "repeat", 64)]
     assert measured["workloads"] == ["distinct", "repeat"]
     distinct_runs = measured["runs"]["distinct"]["mock"][16]
     assert [r["repeat"] for r in distinct_runs] == [1, 2, 3]
