@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import logging
+import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -209,3 +213,107 @@ def test_proxy_mode_under_concurrent_load_to_a_slow_upstream_never_fails_itself(
             ThreadPoolExecutor(max_workers=32) as pool:
         statuses = list(pool.map(lambda query: _usage(url, query).status_code, queries * 2))
     assert len(statuses) == 224 and set(statuses) == {200}, sorted(set(statuses))
+
+
+# --- the forwarding connection: kept alive, and what a pool used to do for it -------------------
+
+
+@contextlib.contextmanager
+def raw_upstream(answer: Callable[[int], bytes | None]) -> Iterator[tuple[str, list[int]]]:
+    """A 127.0.0.1 server speaking raw HTTP/1.1: ``answer(n)`` gives the bytes for the n-th request
+    (None: read it and never answer). Every connection is closed after one reply, without saying
+    so (no ``Connection: close``), as an upstream's idle timeout closes a kept-alive connection.
+    Yields its URL and the count of connections it accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    accepted: list[int] = [0]
+    stop = threading.Event()
+
+    def serve() -> None:
+        served = 0
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted[0] += 1
+            with connection:
+                connection.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                served += 1
+                reply = answer(served)
+                if reply is None:
+                    stop.wait(5)
+                    continue
+                connection.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()
+
+
+def _http_reply(body: bytes, *headers: str) -> bytes:
+    head = "\r\n".join(["HTTP/1.1 200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}",
+                        *headers])
+    return head.encode() + b"\r\n\r\n" + body
+
+
+def _usage_body() -> bytes:
+    reply = REFERENCE.test_client().get(USAGE, headers=auth())
+    assert reply.status_code == 200
+    return reply.get_data()
+
+
+def test_an_upstream_that_closes_idle_connections_is_reconnected_to_for_every_request() -> None:
+    body = _usage_body()
+    with raw_upstream(lambda _n: _http_reply(body)) as (upstream, accepted):
+        client = create_app(upstream=upstream, access_log=False, reload=False, journal_size=0).test_client()
+        statuses = [client.get(USAGE, headers=auth()).status_code for _ in range(4)]
+    assert statuses == [200] * 4
+    assert accepted[0] == 4  # a new connection each time, none of the requests lost to a closed one
+
+
+def test_a_gzip_body_from_the_upstream_is_judged_and_served_decoded() -> None:
+    body = _usage_body()
+    packed = gzip.compress(body)
+    with raw_upstream(lambda _n: _http_reply(packed, "Content-Encoding: gzip")) as (upstream, _):
+        client = create_app(upstream=upstream, access_log=False, reload=False, journal_size=0).test_client()
+        response = client.get(USAGE, headers=auth())
+    assert response.status_code == 200
+    assert response.get_data() == body and "Content-Encoding" not in response.headers
+    assert response.headers["Content-Length"] == str(len(body))
+    assert "X-Mock-Violations" not in response.headers  # the decoded body was judged, and is valid
+
+
+def test_an_upstream_that_never_answers_is_a_504_after_the_read_timeout() -> None:
+    from flask import Request as FlaskRequest
+    from werkzeug.test import EnvironBuilder
+
+    from mockserver.proxy import Proxy, UpstreamError
+
+    with raw_upstream(lambda _n: None) as (upstream, _):
+        proxy = Proxy(upstream, timeout=(5.0, 0.3))
+        request = FlaskRequest(EnvironBuilder(path=USAGE, headers=auth()).get_environ())
+        with pytest.raises(UpstreamError) as caught:
+            proxy.forward(request)
+    assert (caught.value.kind, caught.value.status) == ("upstream-timeout", 504)
+    assert "0s" in caught.value.detail and TOKEN not in caught.value.detail
+
+
+def test_a_reply_cut_short_is_a_broken_reply_of_the_mocks_own() -> None:
+    short = _http_reply(b'{"plan": "free"}').replace(b"Content-Length: 16", b"Content-Length: 99")
+    with raw_upstream(lambda _n: short) as (upstream, _):  # 16 bytes of the 99 announced, then closed
+        response = create_app(upstream=upstream, access_log=False, reload=False).test_client().get(
+            USAGE, headers=auth())
+    assert response.status_code == 502 and response.mimetype == "application/problem+json"
+    assert response.get_json()["type"].endswith("/upstream-broken-reply")
