@@ -36,6 +36,7 @@ _HOP_BY_HOP = frozenset({
     "transfer-encoding", "upgrade", "host", "content-length",
 })
 _NOT_KEPT = _HOP_BY_HOP | {"content-encoding"}  # the body was decoded
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})  # safe to send twice (RFC 9110)
 _NOT_FORWARDED_BACK = {"date", "server"}  # our server states its own
 _TRANSPORT_REFUSALS = frozenset({405, 413, 414, 431})  # STATUS-003: allowed whatever the contract says
 
@@ -113,7 +114,7 @@ class Proxy:
                 reply = connection.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self._drop()
-                if reused and attempt == 1:
+                if reused and attempt == 1 and request.method in _IDEMPOTENT:
                     continue  # the upstream closed a kept-alive connection as we used it: once more, anew
                 raise UpstreamError("upstream-unreachable", "The upstream cannot be reached",
                                     f"{self.upstream}: {_cause_name(exc)}") from None
