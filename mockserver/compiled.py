@@ -8,16 +8,18 @@ compiled by ``jsonschema-rs`` (Rust, one validator per response and media type) 
 about a microsecond, and answers ``None`` — "ask openapi-core" — for any shape it does not cover.
 
 Only verdicts come from here. A request or body found wanting is judged again by openapi-core, so
-every message a user reads is still openapi-core's; ``tests/mock/test_compiled_oracle.py`` checks,
+every message a user reads is still openapi-core's; ``tests/mockserver/test_compiled_oracle.py`` checks,
 on generated requests and bodies, that both reach the same verdict.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -29,10 +31,26 @@ from mockserver.operations import Operation
 
 CONTRACT_URI = "urn:crosmos:contract"
 JSON_TYPES = frozenset({"application/json"})
-FAST_FORMATS = frozenset({"date"})
-"""Formats whose check jsonschema-rs and openapi-core's OAS 3.1 checker agree on (RFC 3339
-``full-date``); a schema using any other format (``int32``, ``email`` …) is left to openapi-core."""
-NOT_SCHEMAS = frozenset({"discriminator", "xml", "externalDocs", "example", "examples", "default", "const", "enum",
+_RE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+def _is_date(value: str) -> bool:
+    """jsonschema's ``date`` check, which openapi-core's OAS 3.1 checker uses: ``YYYY-MM-DD`` that
+    Python reads as a date (years 1-9999; jsonschema-rs's own check also takes year 0000)."""
+    try:
+        return bool(_RE_DATE.fullmatch(value) and date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
+FORMATS = {"date": _is_date}
+"""Formats checked as openapi-core checks them; a schema using any other format (``int32``,
+``email`` …) is left to openapi-core."""
+UNSUPPORTED = frozenset({"pattern", "patternProperties", "discriminator", "$dynamicRef", "$recursiveRef"})
+"""Keywords jsonschema-rs reads otherwise than openapi-core (``pattern`` is ECMA-262 there and
+Python's ``re`` here; ``discriminator`` is a schema choice to openapi-core, an annotation to
+jsonschema-rs): a schema using one is left to openapi-core (tests/mockserver/test_compiled_oracle.py)."""
+NOT_SCHEMAS = frozenset({"xml", "externalDocs", "example", "examples", "default", "const", "enum",
                          "deprecated", "readOnly", "writeOnly", "title", "description"})
 """Keywords whose values are data or annotations, not subschemas: a ``format`` key inside is no format."""
 UNPARSED: Any = object()
@@ -183,7 +201,7 @@ def _compile(operation: Operation, status: str, mimetype: str, media: Mapping[st
                                                     status, "content", mimetype, "schema"))
     try:
         return jsonschema_rs.Draft202012Validator({"$ref": f"{CONTRACT_URI}#/{pointer}"}, validate_formats=True,
-                                                  registry=registry)
+                                                  formats=FORMATS, registry=registry)
     except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError):
         return None  # a schema jsonschema-rs cannot compile: openapi-core judges these bodies
 
@@ -191,8 +209,13 @@ def _compile(operation: Operation, status: str, mimetype: str, media: Mapping[st
 def _fast_schema(schema: Any, document: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> bool:
     """Whether every format ``schema`` uses, through its local refs, is one both checkers agree on."""
     if isinstance(schema, Mapping):
-        if "format" in schema and schema["format"] not in FAST_FORMATS:
+        if "format" in schema and schema["format"] not in FORMATS:
             return False
+        if any(keyword in schema for keyword in UNSUPPORTED):
+            return False
+        multiple = schema.get("multipleOf")
+        if multiple is not None and not (isinstance(multiple, int) and not isinstance(multiple, bool)):
+            return False  # a decimal step: jsonschema divides in floats (0.07 / 0.01 = 7.000000000000001)
         ref = schema.get("$ref")
         if isinstance(ref, str):
             if not ref.startswith("#/"):

@@ -195,8 +195,11 @@ def _schema_of(operation: Operation, name: str) -> Mapping[str, Any]:
 
 
 def _one_line(error: BaseException) -> str:
-    cause = f": {error.__cause__}" if error.__cause__ else ""
-    text = " ".join(f"{error}{cause}".split())
+    try:
+        cause = f": {error.__cause__}" if error.__cause__ else ""
+        text = " ".join(f"{error}{cause}".split())
+    except UnicodeDecodeError:  # openapi-core words a body it cannot deserialize by decoding it as UTF-8
+        text = f"{type(error).__name__}: a body that is not UTF-8, so not JSON"
     return text[:500]
 
 
