@@ -15,7 +15,7 @@ integer belongs, a body cut at the size cap) it always reports. The suite lets s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, tzinfo
 from typing import Any
@@ -233,9 +233,8 @@ def _challenge(verdict: Judgement, response: ReceivedResponse) -> None:
 
 def _status(verdict: Judgement, expectation: Expectation, response: ReceivedResponse) -> None:
     status = response.status
-    asked = _asked(expectation)
     if status in (401, 403):
-        verdict.fail("STATUS-001", f"{status} for valid credentials ({asked})", "200 "
+        verdict.fail("STATUS-001", f"{status} for valid credentials ({_asked(expectation)})", "200 "
                                    "(or 422 for invalid parameters)")
         return
     if status == 429:
@@ -243,21 +242,21 @@ def _status(verdict: Judgement, expectation: Expectation, response: ReceivedResp
         return
     if status >= 500:
         if expectation.extreme:
-            verdict.fail("PERIOD-006", f"{status} for {asked}", "200 or 422 for extreme but "
+            verdict.fail("PERIOD-006", f"{status} for {_asked(expectation)}", "200 or 422 for extreme but "
                                        "valid dates")
         return  # STATUS-002 itself comes from not_a_server_error
     verdict.evaluated.add("STATUS-003")
     transport = {414, 431} if expectation.oversized else set()
     if status not in {200, 422} | transport:
         also = ", 414/431 for this oversized request" if expectation.oversized else ""
-        verdict.fail("STATUS-003", f"{status} for {asked}", f"a documented status (200, 422; "
+        verdict.fail("STATUS-003", f"{status} for {_asked(expectation)}", f"a documented status (200, 422; "
                                    f"401/403 for rejected credentials{also})")
     if status in transport:
         return
     if expectation.invalid:
         verdict.evaluated.add("STATUS-004")
         if status != 422:
-            verdict.fail("STATUS-004", f"{status} for {asked}", "422 (not a date)")
+            verdict.fail("STATUS-004", f"{status} for {_asked(expectation)}", "422 (not a date)")
         else:
             # A lax or unclear neighbour may be what the server names first; either is a right answer.
             _names_parameter(verdict, response, tuple(p.name for p in expectation.invalid + expectation.doubtful))
@@ -273,7 +272,7 @@ def _status(verdict: Judgement, expectation: Expectation, response: ReceivedResp
         verdict.evaluated.add("STATUS-007")
     if status == 200:
         if inverted:
-            verdict.fail("PERIOD-005", f"200 for {asked}, an inverted window", "422")
+            verdict.fail("PERIOD-005", f"200 for {_asked(expectation)}, an inverted window", "422")
         else:
             verdict.evaluated.add("STATUS-001")
         for param in expectation.doubtful:
@@ -288,13 +287,13 @@ def _status(verdict: Judgement, expectation: Expectation, response: ReceivedResp
             _names_parameter(verdict, response, DATE_PARAMS + expectation.unknown_params)
         else:
             blame = "STATUS-007" if _names_any(response, expectation.unknown_params) else "STATUS-001"
-            verdict.fail(blame, f"422 for {asked}", "200" + (
+            verdict.fail(blame, f"422 for {_asked(expectation)}", "200" + (
                 " (unknown query parameters are ignored)" if blame == "STATUS-007" else ""))
     elif inverted:
-        verdict.fail("PERIOD-005", f"{status} for {asked}, an inverted window", "422")
+        verdict.fail("PERIOD-005", f"{status} for {_asked(expectation)}, an inverted window", "422")
     elif not may_reject:
         blame = "STATUS-007" if expectation.unknown_params else "STATUS-001"
-        verdict.fail(blame, f"{status} for {asked}", "200")
+        verdict.fail(blame, f"{status} for {_asked(expectation)}", "200")
 
 
 def _locs(response: ReceivedResponse) -> list[object] | None:
@@ -349,9 +348,8 @@ def _usage_body(verdict: Judgement, expectation: Expectation, response: Received
     if start is not None or end is not None:
         verdict.evaluated.add("PERIOD-003")
     verdict.extend(check_usage_body(body, today_candidates=todays, start_param=start, end_param=end))
-    for path, value in _integer_fields(body):
-        if isinstance(value, float):
-            verdict.fail("SCHEMA-001", f"{path} = {value!r}, a float", "an integer")
+    for path, value in _float_fields(body):
+        verdict.fail("SCHEMA-001", f"{path} = {value!r}, a float", "an integer")
 
 
 def _values_of(verdict: Judgement, response: ReceivedResponse) -> None:
@@ -372,14 +370,21 @@ def _param_for_rules(param: Any, echoed: object) -> Any:
     return None
 
 
-def _integer_fields(body: Mapping[str, Any]) -> Iterator[tuple[str, object]]:
+def _float_fields(body: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """The integer fields holding a float, by path (a path is built only for a finding)."""
+    found = []
     for name in METRIC_NAMES:
         metric = body.get(name)
         if isinstance(metric, Mapping):
             for key in ("used", "limit", "remaining"):
-                yield f"{name}.{key}", metric.get(key)
+                value = metric.get(key)
+                if isinstance(value, float):
+                    found.append((f"{name}.{key}", value))
     for key in RATE_LIMIT_FIELDS:
-        yield key, body.get(key)
+        value = body.get(key)
+        if isinstance(value, float):
+            found.append((key, value))
+    return found
 
 
 def _asked(expectation: Expectation) -> str:
