@@ -179,7 +179,7 @@ def _without_optional_stages(requests: int) -> dict[str, float]:
 def stage_split(requests: int) -> dict[str, float]:
     """CPU µs per request in each pipeline stage, every request a new window, and the rest: the
     WSGI layers, the way in and out, the journal and the access line."""
-    from mockserver import app as app_module
+    from mockserver import stages as stages_module
     from mockserver.server import configure_logging
 
     spent: collections.Counter[str] = collections.Counter()
@@ -193,8 +193,8 @@ def stage_split(requests: int) -> dict[str, float]:
                 spent[stage.__name__] += time.process_time() - began
         return run
 
-    pipeline = app_module.PIPELINE
-    app_module.PIPELINE = tuple(timed(stage) for stage in pipeline)
+    pipeline = stages_module.STAGES
+    stages_module.STAGES = tuple(timed(stage) for stage in pipeline)
     try:
         with open(os.devnull, "w") as sink:
             logging.getLogger().handlers.clear()
@@ -211,7 +211,7 @@ def stage_split(requests: int) -> dict[str, float]:
             total = (time.process_time() - began) / requests * 1e6
             logging.getLogger().handlers.clear()
     finally:
-        app_module.PIPELINE = pipeline
+        stages_module.STAGES = pipeline
     split = {name: seconds / requests * 1e6 for name, seconds in spent.items()}
     return {**split, "outside the stages (WSGI layers, way in and out, journal, access line)":
             total - sum(split.values()), "total": total}

@@ -73,18 +73,24 @@ def prism_binary() -> Path:
     return PRISM_DIR / "node_modules" / ".bin" / "prism"
 
 
-def ensure_prism() -> Path:
-    """Prism from npm into bench/.prism (gitignored), pinned to the version the issue measured."""
-    binary = prism_binary()
-    if binary.exists():
-        return binary
+def npm_install(what: str, package: str, prefix: Path, wanted: Path) -> Path:
+    """``wanted``, installing the pinned npm ``package`` under ``prefix`` (gitignored) when it is missing."""
+    if wanted.exists():
+        return wanted
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("npm is needed to install Prism (Debian: apt-get install npm)")
-    PRISM_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(PRISM_DIR),
-                    f"@stoplight/prism-cli@{PRISM_VERSION}"], check=True, timeout=600)
-    return binary
+        raise RuntimeError(f"npm is needed to install {what} (Debian: apt-get install npm)")
+    prefix.mkdir(parents=True, exist_ok=True)
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix), package],
+                   check=True, timeout=600)
+    if not wanted.exists():
+        raise RuntimeError(f"npm installed {package} but {wanted} is missing")
+    return wanted
+
+
+def ensure_prism() -> Path:
+    """Prism from npm into bench/.prism (gitignored), pinned to the version the issue measured."""
+    return npm_install("Prism", f"@stoplight/prism-cli@{PRISM_VERSION}", PRISM_DIR, prism_binary())
 
 
 def prism(*flags: str) -> Callable[[int], list[str]]:
@@ -97,18 +103,7 @@ def wiremock_jar() -> Path:
 
 def ensure_wiremock() -> Path:
     """WireMock's standalone jar, from the npm package ``wiremock`` (which bundles it) into bench/.wiremock."""
-    jar = wiremock_jar()
-    if jar.exists():
-        return jar
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is needed to install WireMock (Debian: apt-get install npm)")
-    WIREMOCK_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(WIREMOCK_DIR),
-                    f"wiremock@{WIREMOCK_VERSION}"], check=True, timeout=600)
-    if not jar.exists():
-        raise RuntimeError(f"npm installed wiremock@{WIREMOCK_VERSION} but {jar} is missing")
-    return jar
+    return npm_install("WireMock", f"wiremock@{WIREMOCK_VERSION}", WIREMOCK_DIR, wiremock_jar())
 
 
 def ensure_java() -> str:

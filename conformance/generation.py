@@ -39,6 +39,35 @@ from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, h
 from crosmos_contract.loader import LoadedContract
 
 
+def _one_ast_at_a_time() -> None:
+    """Serialize hypothesis's parsing of local modules for constants (CPython gh-106905).
+
+    Each hypothesis provider, once per input, parses the source of every newly imported local module
+    (``hypothesis.internal.constants_ast``). In CPython 3.11 two threads building ASTs at once can
+    corrupt the converter's shared recursion counter: ``SystemError: AST constructor recursion depth
+    mismatch``, which schemathesis reports as a Runtime Error of the run (seen once in this suite's
+    tests, with the suite's server threads beside). One lock around that parse removes the race;
+    hypothesis's internals may move, so a missing name leaves things as they are.
+    """
+    try:
+        from hypothesis.internal import constants_ast
+    except ImportError:  # pragma: no cover - hypothesis reorganised
+        return
+    parse = getattr(constants_ast, "_constants_from_source", None)
+    if parse is None or getattr(parse, "serialized", False):
+        return
+    lock = threading.Lock()
+
+    def serialized(source: Any, *, limit: bool) -> Any:
+        with lock:
+            return parse(source, limit=limit)
+
+    serialized.serialized = True  # type: ignore[attr-defined]
+    constants_ast._constants_from_source = serialized
+
+
+_one_ast_at_a_time()
+
 @dataclass(frozen=True)
 class Shard:
     index: int

@@ -231,9 +231,15 @@ def nested_windows(session: ProbeSession) -> None:
     ]
     answers = [session.get(f"nested:{start}..{end}", [("start_date", _iso(start)), ("end_date", _iso(end))])
                for start, end in windows]
-    for i, (inner_window, inner) in enumerate(zip(windows, answers, strict=True)):
-        for outer_window, outer in zip(windows[i + 1:], answers[i + 1:], strict=True):
-            if not (outer_window[0] <= inner_window[0] and inner_window[1] <= outer_window[1]):
+    _nested_pairs_monotonic(session, list(zip(windows, answers, strict=True)))
+
+
+def _nested_pairs_monotonic(session: ProbeSession, answered: list[tuple[Span, Exchange]]) -> None:
+    """CONSIST-003 on every pair where a later window holds an earlier one (``answered`` in the order
+    the windows should be compared: an inner window before the windows that may hold it)."""
+    for i, (inner_span, inner) in enumerate(answered):
+        for outer_span, outer in answered[i + 1:]:
+            if not (outer_span[0] <= inner_span[0] and inner_span[1] <= outer_span[1]):
                 continue
             inner_body, outer_body = session.usage_body(inner), session.usage_body(outer)
             if inner_body is not None and outer_body is not None:
@@ -361,15 +367,7 @@ def edge_windows(session: ProbeSession) -> None:
         answers[(start, end)] = session.get(f"edge-window:{start}..{end}",
                                             [("start_date", _iso(start)), ("end_date", _iso(end))])
 
-    ordered = list(answers.items())
-    for i, (inner_span, inner) in enumerate(ordered):
-        for outer_span, outer in ordered[i + 1:]:
-            if not (outer_span[0] <= inner_span[0] and inner_span[1] <= outer_span[1]):
-                continue
-            inner_body, outer_body = session.usage_body(inner), session.usage_body(outer)
-            if inner_body is not None and outer_body is not None:
-                session.conclude("CONSIST-003", check_window_monotonic(
-                    inner_body, outer_body, asked_window(inner), asked_window(outer)), inner, outer)
+    _nested_pairs_monotonic(session, list(answers.items()))
     for left_span, right_span in adjacent:
         exchanges = (answers[left_span], answers[right_span], answers[(left_span[0], right_span[1])])
         if not all(right_span[1] < min(session.todays(exchange)) for exchange in exchanges):

@@ -21,7 +21,6 @@ class Profile:
 
     name: str
     max_examples: int  # generated cases in the fuzzing phase
-    max_time: int | None  # None: one batch (every profile; kept for callers that want a time-bound run)
     budget: float  # the default cap, in seconds, on the whole run at local speed, probes included
     coverage: bool = True
     fuzzing: bool = True
@@ -29,11 +28,11 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", max_examples=5, max_time=None, budget=30,
+    "smoke": Profile("smoke", max_examples=5, budget=30,
                      description="every probe, the coverage phase and a handful of fuzzed cases (tests)"),
-    "quick": Profile("quick", max_examples=400, max_time=None, budget=30,
+    "quick": Profile("quick", max_examples=400, budget=30,
                      description="every probe, the coverage phase and 400 fuzzed cases (about 6 s locally)"),
-    "standard": Profile("standard", max_examples=2500, max_time=None, budget=120,
+    "standard": Profile("standard", max_examples=2500, budget=120,
                         description="every probe, the coverage phase and 2,500 fuzzed cases (about 30 s "
                                     "locally)"),
 }

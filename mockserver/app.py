@@ -20,19 +20,16 @@ from flask import Flask, Request, Response
 from werkzeug.exceptions import HTTPException
 
 from mockserver import replies
-from mockserver.context import Context
+from mockserver.context import Context, ResponseOutcome
 from mockserver.control import blueprint
 from mockserver.finish import arrive, current_request, depart, on_the_way_in, on_the_way_out
 from mockserver.limits import limit_request_size, read_body_first
-from mockserver.output import conclude
 from mockserver.produce_documented import SelfCheckError
 from mockserver.replay import Replay
 from mockserver.settings import CONTROL_PREFIX, MockSettings
-from mockserver.stages import STAGES, run
+from mockserver.stages import run
 from mockserver.state import EXTENSION, MockState, state
 from mockserver.turns import WSGIApp, in_turn
-
-PIPELINE = (*STAGES, conclude)
 
 
 def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
@@ -91,7 +88,7 @@ def serve(mock: MockState, req: Request, started: float) -> Response:
         reply = arrive(mock, req)
         if reply is None:
             ctx = Context(mock, req)
-            reply = run(ctx, PIPELINE)
+            reply = run(ctx)
     except HTTPException as error:  # werkzeug's, e.g. a body it cannot read
         reply = _http_error_reply(mock, req, error)
     except Exception as error:
@@ -134,6 +131,6 @@ def _failure_reply(req: Request, ctx: Context | None, error: Exception) -> Respo
     logging.getLogger(__name__).exception("mock failure on %s %s", req.method, req.path)
     kind = "self-check-failed" if isinstance(error, SelfCheckError) else "mock-failure"
     if ctx is not None:
-        ctx.response_outcome = "mock-error"
+        ctx.response_outcome = ResponseOutcome.MOCK_ERROR
     return replies.problem(kind, "The mock could not build a valid response", 500,
                            f"{type(error).__name__}: {error}"[:500])

@@ -131,8 +131,17 @@ _SECRET_SHAPES = re.compile(
 )
 
 
-def redact(text: str, token: str | None = None) -> str:
-    """``text`` without ``token`` or anything shaped like a credential, for logs and journals."""
+def credential_of(header: str | None) -> str:
+    """The credential an ``Authorization`` header carries, whatever its scheme (for masking; ``""``
+    for none). :func:`bearer_token` is the one authentication reads."""
+    return (header or "").partition(" ")[2].strip()
+
+
+def mask_credentials(text: str, token: str | None = None) -> str:
+    """``text`` without ``token`` or anything shaped like a credential, for logs and journals.
+
+    Not :func:`crosmos_contract.exchange.redact`, which hides one known secret: the mock's logs
+    also hold credentials nobody named (an API key in a query string, a JWT in a path)."""
     if token:
         text = text.replace(token, "[REDACTED]")
     return _SECRET_SHAPES.sub(_mask, text)

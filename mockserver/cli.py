@@ -17,7 +17,7 @@ from crosmos_contract import ContractError
 from crosmos_contract.verdicts import default_cache_dir
 from mockserver import cors, faults, liveusage, proxy, scenarios
 from mockserver.app import create_app
-from mockserver.auth import redact
+from mockserver.auth import mask_credentials
 from mockserver.faults import FaultSettings
 from mockserver.server import PortInUseError, ServerOptions, configure_logging, imports_frozen, serve
 from mockserver.settings import CONTROL_PREFIX, MockSettings
@@ -178,7 +178,7 @@ def export_command(out: Path, today: date | None, seed: int, token: str) -> None
     try:
         written = export(out, today=today or datetime.now(UTC).date(), seed=seed, token=token)
     except (ExportError, ContractError) as exc:
-        raise click.ClickException(redact(str(exc), token)) from None
+        raise click.ClickException(mask_credentials(str(exc), token)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot write to {out}: {exc.strerror or exc}") from None
     for path in written:

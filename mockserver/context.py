@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from flask import Request, Response
 
@@ -24,6 +25,38 @@ from mockserver.validation import RequestVerdict
 ANONYMOUS = Credential(AuthOutcome.OK, "anonymous")
 
 
+class Mode(StrEnum):
+    MOCK = "mock"  # the mock answers
+    PROXY = "proxy"  # an upstream answers, the mock judges (``--upstream``)
+
+
+class Check(StrEnum):
+    """How ``check_output`` judges the reply ``produce`` made (None on the context: already judged)."""
+
+    FULL = "full"  # every rule the request and the body imply
+    AS_WRITTEN = "as-written"  # a documented reply served as written: only what the body means by itself
+
+
+class RequestOutcome(StrEnum):
+    """What the contract says of the request; journaled."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    UNAUTHENTICATED = "unauthenticated"
+    NOT_IN_CONTRACT = "not-in-contract"
+    UNCHECKED = "unchecked"
+
+
+class ResponseOutcome(StrEnum):
+    """What the contract says of the reply; journaled."""
+
+    VALID = "valid"
+    VIOLATIONS = "violations"  # proxy mode: the upstream's reply breaks the contract
+    FAULT = "fault"  # a fault the user asked for
+    MOCK_ERROR = "mock-error"  # a defect of the mock's own, answered 500
+    UNCHECKED = "unchecked"
+
+
 class Context:
     __slots__ = ("allowed", "check", "credential", "delay", "fault", "faults", "keep", "mock", "mode", "operation",
                  "org", "preferences", "problems", "reply", "request", "request_outcome", "response_outcome", "runtime",
@@ -36,11 +69,11 @@ class Context:
         self.request = request
         self.runtime: ContractRuntime = mock.runtime  # one contract for the whole request, even across a reload
         self.snapshot: ControlSnapshot = mock.store.snapshot()
-        self.mode = "mock" if mock.proxy is None else "proxy"
+        self.mode = Mode.MOCK if mock.proxy is None else Mode.PROXY
         self.operation: Operation | None = None
         self.allowed: tuple[str, ...] = ()  # methods the path has, when the request's method is not one
         self.reply: Response | None = None  # what produce made, before the output check
-        self.check: str | None = None  # how check_output judges it: full | as-written | None (checked before)
+        self.check: Check | None = None  # how check_output judges it (None: checked before)
         self.keep: tuple[UsageKey, tuple[int, bytes, str]] | None = None  # cache it once it passed the check
         self.upstream: UpstreamReply | None = None  # proxy mode: the upstream's reply as received
         self.verdict = RequestVerdict()
@@ -50,8 +83,8 @@ class Context:
         self.preferences: Preferences | None = None
         self.faults: FaultSettings | None = None  # the fault settings, when any fault is on
         self.delay: tuple[int, int] | None = None  # ms to wait before the reply: Prefer: delay, or the latency fault
-        self.request_outcome = "unchecked"  # valid | invalid | unauthenticated | not-in-contract | unchecked
-        self.response_outcome: str | None = None  # valid | violations | fault | mock-error
+        self.request_outcome = RequestOutcome.UNCHECKED
+        self.response_outcome: ResponseOutcome | None = None
         self.problems: list[str] = []
         self.fault: str | None = None
 
@@ -60,8 +93,8 @@ class Context:
         :mod:`mockserver.replay` may answer its twin from memory: no fault, no delay, no
         randomness (``dynamic``), no live usage, no upstream, and not a defect of the mock."""
         preferences = self.preferences
-        return (self.mode == "mock" and self.faults is None and self.delay is None and self.mock.live is None
-                and self.fault is None and self.response_outcome != "mock-error"
+        return (self.mode is Mode.MOCK and self.faults is None and self.delay is None and self.mock.live is None
+                and self.fault is None and self.response_outcome is not ResponseOutcome.MOCK_ERROR
                 and (preferences is None or not preferences.dynamic)
                 and self.request.method == "GET")
 

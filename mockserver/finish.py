@@ -15,8 +15,8 @@ from flask import Request, Response, g, request
 
 from mockserver import faults
 from mockserver.access import access_line, log, worker_pid
-from mockserver.auth import bearer_token, redact
-from mockserver.context import Context
+from mockserver.auth import bearer_token, credential_of, mask_credentials
+from mockserver.context import Context, Mode, RequestOutcome, ResponseOutcome
 from mockserver.journal import Entry
 from mockserver.producers import give_way
 from mockserver.replay import REPLAY_FACTS, ReplayFacts
@@ -54,13 +54,14 @@ def depart(mock: MockState, req: Request, ctx: Context | None, response: Respons
             _journal(mock, ctx, req, response, target)
     mock.cors.decorate(req, response)
     why = ""
-    if ctx is not None and ctx.request_outcome == "unauthenticated" and ctx.problems:
+    if ctx is not None and ctx.request_outcome is RequestOutcome.UNAUTHENTICATED and ctx.problems:
         why = f" ({ctx.problems[0]})"  # a refused credential says why; the reason never quotes it
     if mock.settings.access_log and log.isEnabledFor(logging.INFO):
         access_line(req.remote_addr, req.method, target or redacted_target(req), response.status_code, started, why)
     if ctx is not None and ctx.replayable():
+        outcome = ctx.response_outcome or ResponseOutcome.VALID
         req.environ[REPLAY_FACTS] = ReplayFacts(target or redacted_target(req), ctx.org, ctx.scenario,
-                                                ctx.request_outcome, ctx.response_outcome or "valid",
+                                                str(ctx.request_outcome), str(outcome),
                                                 tuple(_redacted_problems(ctx, req)), why)
     return response
 
@@ -85,8 +86,8 @@ def _delay(ctx: Context) -> None:
 def _redacted_problems(ctx: Context, req: Request) -> list[str]:
     problems = ctx.problems
     if problems:
-        token = (req.headers.get("Authorization") or "").partition(" ")[2].strip()
-        problems = [redact(problem, token) for problem in problems]
+        token = credential_of(req.headers.get("Authorization"))
+        problems = [mask_credentials(problem, token) for problem in problems]
     return problems
 
 
@@ -95,10 +96,11 @@ def _journal(mock: MockState, ctx: Context, req: Request, response: Response, ta
     problems = _redacted_problems(ctx, req)
     outcome = ctx.response_outcome
     if outcome is None:  # the contract's own refusals (401, 404, 405, 422) are the reference's replies
-        outcome = "valid" if ctx.mode == "mock" and ctx.request_outcome != "unchecked" else "unchecked"
+        checked = ctx.mode is Mode.MOCK and ctx.request_outcome is not RequestOutcome.UNCHECKED
+        outcome = ResponseOutcome.VALID if checked else ResponseOutcome.UNCHECKED
     mock.journal.record(Entry(
-        time.time(), req.method, target, response.status_code, round(elapsed, 1), ctx.mode, worker_pid(),
-        ctx.org, ctx.scenario, ctx.request_outcome, outcome, tuple(problems), ctx.fault))
+        time.time(), req.method, target, response.status_code, round(elapsed, 1), str(ctx.mode), worker_pid(),
+        ctx.org, ctx.scenario, str(ctx.request_outcome), str(outcome), tuple(problems), ctx.fault))
 
 
 def redacted_target(req: Request) -> str:
@@ -109,4 +111,4 @@ def redacted_target(req: Request) -> str:
         token = bearer_token(authorization)
         if not token or token not in target:
             return target  # nothing that could be a credential: skip the regex
-    return redact(target, (authorization or "").partition(" ")[2].strip())
+    return mask_credentials(target, credential_of(authorization))

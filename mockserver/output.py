@@ -19,9 +19,9 @@ from flask import Response
 from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, utc_now
 from crosmos_contract.judge import Judgement, JudgeSettings, SchemaCheck, judge, judge_as_written, judge_operation
 from crosmos_contract.rules import Violation
-from mockserver.auth import redact
+from mockserver.auth import credential_of, mask_credentials
 from mockserver.compiled import UNPARSED
-from mockserver.context import Context
+from mockserver.context import Check, Context, Mode, ResponseOutcome
 from mockserver.produce_documented import SelfCheckError
 from mockserver.proxy import VIOLATIONS_HEADER, violation_reply
 
@@ -33,7 +33,7 @@ UNCHECKED = JudgeSettings(token=None, max_response_time=None)
 def check_output(ctx: Context) -> Response | None:
     reply = ctx.reply
     assert reply is not None  # produce replies itself or leaves one here
-    if ctx.mode == "proxy":
+    if ctx.mode is Mode.PROXY:
         return _judge_upstream(ctx, reply)
     if ctx.check is not None:
         violations = _judgement(ctx, reply).violations
@@ -42,7 +42,7 @@ def check_output(ctx: Context) -> Response | None:
         if ctx.keep is not None:
             ctx.runtime.responses.put(*ctx.keep)
     if ctx.response_outcome is None:
-        ctx.response_outcome = "valid"
+        ctx.response_outcome = ResponseOutcome.VALID
     return None
 
 
@@ -72,10 +72,10 @@ def _judgement(ctx: Context, reply: Response) -> Judgement:
     if not operation.is_usage:
         # The mock serves a documented 5xx only when asked (Prefer: code=); an upstream's is judged.
         return judge_operation(exchange, requires_auth=operation.requires_auth, schema=schema,
-                               server_errors=ctx.mode == "proxy")
-    if ctx.check == "as-written":
+                               server_errors=ctx.mode is Mode.PROXY)
+    if ctx.check is Check.AS_WRITTEN:
         return judge_as_written(exchange, schema=schema)
-    todays = [ctx.mock.settings.clock()] if ctx.mode == "mock" else None  # the upstream's clock counts
+    todays = [ctx.mock.settings.clock()] if ctx.mode is Mode.MOCK else None  # the upstream's clock counts
     return judge(exchange, UNCHECKED, schema=schema, todays=todays)
 
 
@@ -83,15 +83,15 @@ def _judge_upstream(ctx: Context, reply: Response) -> Response:
     if ctx.check is None:  # outside the contract: forwarded unchecked
         return reply
     violations = [str(v) for v in _judgement(ctx, reply).violations]
-    ctx.response_outcome = "violations" if violations else "valid"
+    ctx.response_outcome = ResponseOutcome.VIOLATIONS if violations else ResponseOutcome.VALID
     if not violations:
         return reply
     ctx.problems = [*ctx.problems, *violations]
     request = ctx.request
-    token = (request.headers.get("Authorization") or "").partition(" ")[2].strip()
+    token = credential_of(request.headers.get("Authorization"))
     log.warning("contract violation by the upstream on %s %s (%d): %s", request.method,
-                redact(request.full_path if request.query_string else request.path, token), reply.status_code,
-                redact(" | ".join(violations), token))
+                mask_credentials(request.full_path if request.query_string else request.path, token), reply.status_code,
+                mask_credentials(" | ".join(violations), token))
     if ctx.mock.proxy is not None and ctx.mock.proxy.strict:
         return violation_reply(violations, reply.status_code)
     reply.headers[VIOLATIONS_HEADER] = str(len(violations))

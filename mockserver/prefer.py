@@ -18,7 +18,8 @@ from typing import Any
 
 from mockserver import faults, scenarios
 
-SCENARIO_HEADER = "X-Mock-Scenario"
+SCENARIO_HEADER = "X-Mock-Scenario"  # names the scenario in a request, and the one served in a reply
+_SCENARIO_ENVIRON = "HTTP_" + SCENARIO_HEADER.upper().replace("-", "_")
 PREFERENCE_NAMES = ("code", "example", "dynamic", "scenario", "delay")
 QUERY_FALLBACKS = {f"__{name}": name for name in PREFERENCE_NAMES}
 _CODE = re.compile(r"^[1-5]\d\d$")
@@ -63,7 +64,7 @@ def read(environ: Mapping[str, Any], args: Callable[[], Any]) -> Preferences | N
     ``args`` returns the parsed query, called only when a ``__`` fallback may be present.
     """
     prefer = environ.get("HTTP_PREFER")
-    header_scenario = environ.get("HTTP_X_MOCK_SCENARIO")
+    header_scenario = environ.get(_SCENARIO_ENVIRON)
     query = environ.get("QUERY_STRING", "")
     if prefer is None and header_scenario is None and "__" not in query:
         return None

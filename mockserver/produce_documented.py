@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response
 
 from mockserver import examples, generator, replies
-from mockserver.context import Context
+from mockserver.context import Check, Context, ResponseOutcome
 from mockserver.operations import Operation
 from mockserver.prefer import PreferenceError, Preferences
 from mockserver.scenarios import SCENARIOS
@@ -34,7 +34,7 @@ def servable_errors(operation: Operation) -> tuple[str, ...]:
 
 
 def preference_problem(ctx: Context, exc: PreferenceError) -> Response:
-    ctx.response_outcome = "mock-error"
+    ctx.response_outcome = ResponseOutcome.MOCK_ERROR
     ctx.problems = [*ctx.problems, exc.detail]
     return replies.problem(exc.kind, exc.title, 400, exc.detail, valid=exc.valid)
 
@@ -47,7 +47,7 @@ def serve_documented(ctx: Context, operation: Operation) -> Response:
     code = int(status) if status.isdigit() else 200
     if media is None:
         return Response(status=code)
-    ctx.check = "as-written"
+    ctx.check = Check.AS_WRITTEN
     if preferences is not None and preferences.example is not None:
         documented = generator.documented_examples(response_spec, media)
         if preferences.example not in documented:

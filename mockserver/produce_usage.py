@@ -17,8 +17,9 @@ from flask import Response
 
 from crosmos_contract import rules
 from mockserver import faults, generator, replies
-from mockserver.context import Context
+from mockserver.context import Check, Context, RequestOutcome, ResponseOutcome
 from mockserver.operations import Operation
+from mockserver.prefer import SCENARIO_HEADER
 from mockserver.produce_documented import (
     chosen_status,
     refuse_broken_example,
@@ -26,9 +27,7 @@ from mockserver.produce_documented import (
     serve_documented,
     unknown_example,
 )
-from mockserver.scenarios import DEFAULT, SCENARIOS
-
-SCENARIO_RESPONSE_HEADER = "X-Mock-Scenario"
+from mockserver.scenarios import DEFAULT, SCENARIOS, rate_limit_rpm
 
 
 def usage_period(today: date, ctx: Context) -> tuple[date, date]:
@@ -46,7 +45,7 @@ def inverted_window_refusal(ctx: Context) -> Response | None:
 
     name = "start_date" if ctx.verdict.values.get("start_date") is not None else "end_date"
     raw = ctx.request.args.getlist(name)[-1]
-    ctx.request_outcome = "invalid"
+    ctx.request_outcome = RequestOutcome.INVALID
     ctx.problems = [f"query.{name}: start_date must be on or before end_date"]
     return replies.validation_error([value_error(("query", name), raw, "start_date must be on or before end_date")])
 
@@ -61,11 +60,11 @@ def requested_error(ctx: Context, code: str) -> Response:
     elif code == "429":
         rpm = -1
         if ctx.usage and ctx.scenario is not None and ctx.org is not None:
-            rpm = SCENARIOS[ctx.scenario].plan_for(ctx.mock.ledger, ctx.org).rate_limit_rpm
+            rpm = rate_limit_rpm(ctx.scenario, ctx.mock.ledger, ctx.org)
         response = faults.rate_limited(rpm if rpm > 0 else 60, faults.REQUESTED_RETRY_AFTER_S)
     else:
         response = faults.error_response(int(code))
-    ctx.fault, ctx.response_outcome = faults.REQUESTED, "fault"
+    ctx.fault, ctx.response_outcome = faults.REQUESTED, ResponseOutcome.FAULT
     response.headers["Preference-Applied"] = f"code={code}"
     return response
 
@@ -90,13 +89,13 @@ def serve_usage(ctx: Context, operation: Operation) -> Response:
     if cached is None:
         body = SCENARIOS[scenario].report(mock.ledger, org, start, end, today, extra).as_body()
         response = replies.json_reply(body)
-        ctx.check = "full"  # judged by check_output before it is served, then kept
+        ctx.check = Check.FULL  # judged by check_output before it is served, then kept
         if keep:
             ctx.keep = (key, (response.status_code, response.get_data(), response.mimetype or "application/json"))
     else:
         response = Response(cached[1], status=cached[0], mimetype=cached[2])
     if scenario != DEFAULT:
-        response.headers[SCENARIO_RESPONSE_HEADER] = scenario
+        response.headers[SCENARIO_HEADER] = scenario
     return response
 
 
@@ -104,7 +103,7 @@ def _serve_usage_status(ctx: Context, operation: Operation, status: str) -> Resp
     """``Prefer: code=…`` or ``example=…`` on the usage operation: a documented reply, as written."""
     preferences = ctx.preferences
     assert preferences is not None
-    ctx.check = "as-written"
+    ctx.check = Check.AS_WRITTEN
     if preferences.example is None and status == "422":
         return replies.json_reply({"detail": _canonical_validation_error()}, 422)
     if preferences.example is not None and status.startswith("2"):

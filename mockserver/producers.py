@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Response
 
-from mockserver.context import Context
+from mockserver.context import Check, Context, Mode, ResponseOutcome
 from mockserver.prefer import PreferenceError
 from mockserver.produce_documented import preference_problem, serve_documented
 from mockserver.produce_usage import serve_usage
@@ -17,7 +17,7 @@ from mockserver.turns import GIVE_WAY
 
 
 def produce(ctx: Context) -> Response | None:
-    if ctx.mode == "proxy":
+    if ctx.mode is Mode.PROXY:
         return forward(ctx)
     operation = ctx.operation
     assert operation is not None  # route ended every request outside the contract
@@ -35,12 +35,12 @@ def forward(ctx: Context) -> Response | None:
     try:
         reply = ctx.mock.proxy.forward(ctx.request)
     except UpstreamError as exc:
-        ctx.response_outcome = "violations"
+        ctx.response_outcome = ResponseOutcome.VIOLATIONS
         ctx.problems = [*ctx.problems, exc.detail]
         return exc.to_response()
     ctx.upstream = reply
     ctx.reply = reply.to_response()
-    ctx.check = "full" if ctx.operation is not None else None
+    ctx.check = Check.FULL if ctx.operation is not None else None
     return None
 
 

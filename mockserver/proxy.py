@@ -38,7 +38,6 @@ _HOP_BY_HOP = frozenset({
 _NOT_KEPT = _HOP_BY_HOP | {"content-encoding"}  # the body was decoded
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})  # safe to send twice (RFC 9110)
 _NOT_FORWARDED_BACK = {"date", "server"}  # our server states its own
-_TRANSPORT_REFUSALS = frozenset({405, 413, 414, 431})  # STATUS-003: allowed whatever the contract says
 
 
 def parse_upstream(text: str) -> str:

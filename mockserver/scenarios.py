@@ -143,3 +143,9 @@ def get_scenario(name: str) -> Scenario:
 
 def names() -> list[str]:
     return list(SCENARIOS)
+
+
+def rate_limit_rpm(scenario: str, ledger: UsageLedger, org_key: str) -> int:
+    """The requests per minute the org's plan allows in ``scenario``: what its usage bodies say,
+    and what the rate-limit fault and a requested 429 enforce."""
+    return SCENARIOS[scenario].plan_for(ledger, org_key).rate_limit_rpm

@@ -4,7 +4,7 @@ Each stage is a small function of the request's :class:`~mockserver.context.Cont
 returns a reply (the request ends there) or None (on to the next). The list *is* the order:
 
     latency → route → validate_request → authenticate_request → choose_scenario → refuse_invalid →
-    read_preferences → inject_faults → produce → check_output (→ conclude)
+    read_preferences → inject_faults → produce → check_output → conclude
 
 and :mod:`mockserver.finish` runs after every reply (the delay, the journal, CORS, the access
 log). Proxy mode runs the same list: the stages that refuse a request only record in proxy mode
@@ -20,14 +20,14 @@ from flask import Response
 
 from mockserver import faults, prefer, replies
 from mockserver.auth import AuthOutcome, authenticate
-from mockserver.context import Context
+from mockserver.context import Context, Mode, RequestOutcome, ResponseOutcome
 from mockserver.journal import summarize_errors
-from mockserver.output import check_output
+from mockserver.output import check_output, conclude
 from mockserver.prefer import PreferenceError
 from mockserver.produce_documented import preference_problem, servable_errors
 from mockserver.produce_usage import inverted_window_refusal, requested_error
 from mockserver.producers import produce
-from mockserver.scenarios import SCENARIOS
+from mockserver.scenarios import rate_limit_rpm
 from mockserver.settings import CONTROL_PREFIX
 
 Stage = Callable[[Context], Response | None]
@@ -48,8 +48,8 @@ def route(ctx: Context) -> Response | None:
     ctx.operation, ctx.allowed = match.operation, tuple(sorted(match.allowed))
     if match.operation is not None:
         return None
-    ctx.request_outcome = "not-in-contract"
-    if ctx.mode == "proxy":
+    ctx.request_outcome = RequestOutcome.NOT_IN_CONTRACT
+    if ctx.mode is Mode.PROXY:
         return None  # forwarded unchecked
     if ctx.request.path == "/" and not match.allowed and ctx.mock.settings.control:
         return replies.redirect(f"{CONTROL_PREFIX}/")  # the first URL people open: the dashboard
@@ -62,9 +62,9 @@ def validate_request(ctx: Context) -> Response | None:
         return None
     ctx.verdict = ctx.runtime.validator.check_request(ctx.request, ctx.operation)
     if ctx.verdict.errors:
-        ctx.request_outcome, ctx.problems = "invalid", summarize_errors(ctx.verdict.errors)
+        ctx.request_outcome, ctx.problems = RequestOutcome.INVALID, summarize_errors(ctx.verdict.errors)
     else:
-        ctx.request_outcome = "valid"
+        ctx.request_outcome = RequestOutcome.VALID
     return None
 
 
@@ -74,19 +74,19 @@ def authenticate_request(ctx: Context) -> Response | None:
     if operation is None:
         return None
     if not (verdict.security_failed or operation.bearer_auth):
-        if ctx.mode == "mock":
+        if ctx.mode is Mode.MOCK:
             ctx.org = ctx.credential.org_key  # anonymous: one org for everything without security
         return None
-    tokens = ctx.mock.settings.tokens if ctx.mode == "mock" else frozenset()
+    tokens = ctx.mock.settings.tokens if ctx.mode is Mode.MOCK else frozenset()
     credential = authenticate(ctx.request.environ.get("HTTP_AUTHORIZATION"), tokens)
-    if ctx.mode == "proxy":
+    if ctx.mode is Mode.PROXY:
         ctx.org = credential.org_key or None  # whose request it was, whatever the upstream decides
     if not verdict.security_failed and credential.outcome is AuthOutcome.OK:
         ctx.credential, ctx.org = credential, credential.org_key
         return None
-    ctx.request_outcome = "unauthenticated"
+    ctx.request_outcome = RequestOutcome.UNAUTHENTICATED
     ctx.problems = [credential.reason or "credentials refused by the contract's security scheme"]
-    if ctx.mode == "proxy":
+    if ctx.mode is Mode.PROXY:
         return None
     if credential.outcome is AuthOutcome.INVALID_TOKEN:
         return replies.invalid_credentials()
@@ -96,7 +96,7 @@ def authenticate_request(ctx: Context) -> Response | None:
 def choose_scenario(ctx: Context) -> Response | None:
     """The token's scenario, else the server's (a request's own ``Prefer`` overrides it later);
     known before any refusal, so the journal says which state a refused request met."""
-    if ctx.mode == "proxy" or ctx.operation is None:
+    if ctx.mode is Mode.PROXY or ctx.operation is None:
         return None
     snapshot = ctx.snapshot
     if snapshot.token_scenarios and ctx.org is not None and ctx.org in snapshot.token_scenarios:
@@ -109,7 +109,7 @@ def choose_scenario(ctx: Context) -> Response | None:
 def refuse_invalid(ctx: Context) -> Response | None:
     """The one place a 422 is decided: parameters the contract refuses, or a usage window that ends
     before it starts once its defaults apply. Contract errors come before any preference or fault."""
-    if ctx.mode == "proxy" or ctx.operation is None:
+    if ctx.mode is Mode.PROXY or ctx.operation is None:
         return None
     if ctx.verdict.errors:
         return replies.validation_error(ctx.verdict.errors)
@@ -120,7 +120,7 @@ def refuse_invalid(ctx: Context) -> Response | None:
 
 def read_preferences(ctx: Context) -> Response | None:
     """``Prefer`` (and ``__`` query) choices: the request's scenario and delay over the others."""
-    if ctx.mode == "proxy":
+    if ctx.mode is Mode.PROXY:
         return None
     try:
         preferences = prefer.read(ctx.request.environ, lambda: ctx.request.args)
@@ -144,26 +144,27 @@ def inject_faults(ctx: Context) -> Response | None:
     settings = ctx.faults
     if settings is None:
         return None
-    if settings.rate_limit and ctx.mode == "mock" and ctx.scenario is not None and ctx.org is not None:
-        rpm = SCENARIOS[ctx.scenario].plan_for(ctx.mock.ledger, ctx.org).rate_limit_rpm
+    if settings.rate_limit and ctx.mode is Mode.MOCK and ctx.scenario is not None and ctx.org is not None:
+        rpm = rate_limit_rpm(ctx.scenario, ctx.mock.ledger, ctx.org)
         wait = ctx.mock.limiter.admit(ctx.org, rpm)
         if wait is not None:
-            ctx.fault, ctx.response_outcome = "rate-limit", "fault"
+            ctx.fault, ctx.response_outcome = "rate-limit", ResponseOutcome.FAULT
             return faults.rate_limited(rpm, wait)
     if faults.roll_error(settings.error_rate):
-        ctx.fault, ctx.response_outcome = "error-rate", "fault"
+        ctx.fault, ctx.response_outcome = "error-rate", ResponseOutcome.FAULT
         return faults.error_response(settings.error_status)
     return None
 
 
 STAGES: tuple[Stage, ...] = (latency, route, validate_request, authenticate_request, choose_scenario, refuse_invalid,
-                             read_preferences, inject_faults, produce, check_output)
+                             read_preferences, inject_faults, produce, check_output, conclude)
+"""The whole pipeline, in both modes."""
 
 
-def run(ctx: Context, stages: tuple[Stage, ...] = STAGES) -> Response:
-    """Run ``stages`` in order; the first reply ends the request (``check_output`` always replies)."""
-    for stage in stages:
+def run(ctx: Context) -> Response:
+    """Run :data:`STAGES` in order; the first reply ends the request (``conclude`` always replies)."""
+    for stage in STAGES:
         reply = stage(ctx)
         if reply is not None:
             return reply
-    raise RuntimeError("the pipeline ended without a reply")  # check_output always replies
+    raise RuntimeError("the pipeline ended without a reply")  # conclude always replies

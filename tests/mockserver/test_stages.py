@@ -59,7 +59,7 @@ def test_the_stage_list_is_the_documented_order() -> None:
     assert [s.__name__ for s in stages.STAGES] == [
         "latency", "route", "validate_request", "authenticate_request", "choose_scenario", "refuse_invalid",
         "read_preferences",
-        "inject_faults", "produce", "check_output"]
+        "inject_faults", "produce", "check_output", "conclude"]
 
 
 def test_route_names_the_operation_or_refuses_what_the_contract_lacks(context: Any) -> None:
