@@ -238,7 +238,8 @@ def render(result: RequestMoves, top: int = 15) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(prog="python -m bench.moves",
+                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the result as JSON to PATH")
     parser.add_argument("--top", type=int, default=15, help="how many transitions to print (default 15)")
     args = parser.parse_args(argv)

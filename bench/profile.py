@@ -140,13 +140,13 @@ def inprocess(requests: int, distinct_requests: int = 2000) -> dict[str, float]:
                                                          distinct_requests),
             "mock, one request repeated (a replayed reply)": per_request_us(
                 build_app("mock", access_log=True), servers.USAGE_PATH, requests),
-            "mock, full pipeline (replay off)": per_request_us(build_app("mock", access_log=True, replay=False),
-                                                               servers.USAGE_PATH, requests),
+            "mock, one request repeated, replay off (the verdict and body caches answer)": per_request_us(
+                build_app("mock", access_log=True, replay=False), servers.USAGE_PATH, requests),
             **_without_optional_stages(requests),
-            "mock, other window (cached)": per_request_us(build_app("mock", access_log=True), servers.USAGE_PATH,
-                                                          requests, "start_date=2026-01-01"),
-            "mock without access log": per_request_us(build_app("mock", access_log=False), servers.USAGE_PATH,
-                                                      requests),
+            "mock, one other window repeated (replayed)": per_request_us(
+                build_app("mock", access_log=True), servers.USAGE_PATH, requests, "start_date=2026-01-01"),
+            "mock, one request repeated, without access log": per_request_us(
+                build_app("mock", access_log=False), servers.USAGE_PATH, requests),
             "flask hello": per_request_us(build_app("flask-hello", access_log=False), "/x", requests),
             "bare WSGI hello": per_request_us(build_app("hello", access_log=False), "/x", requests),
         }
@@ -172,7 +172,7 @@ def _without_optional_stages(requests: int) -> dict[str, float]:
         settings = dict(overrides)
         access_log = bool(settings.pop("access_log", True))
         app = build_app("mock", access_log=access_log, **settings)
-        results[f"mock without {label}"] = per_request_us(app, servers.USAGE_PATH, requests)
+        results[f"mock, one request repeated, without {label}"] = per_request_us(app, servers.USAGE_PATH, requests)
     return results
 
 

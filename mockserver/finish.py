@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import NamedTuple
 
 from flask import Request, Response, g, request
 
@@ -19,8 +20,9 @@ from mockserver.auth import bearer_token, credential_of, mask_credentials
 from mockserver.context import Context, Mode, RequestOutcome, ResponseOutcome
 from mockserver.journal import Entry
 from mockserver.producers import give_way
-from mockserver.replay import REPLAY_FACTS, ReplayFacts
 from mockserver.state import MockState, state
+
+REPLAY_FACTS = "crosmos.reply_facts"  # environ key: a replayable reply's facts, for mockserver.replay
 
 
 def on_the_way_in() -> Response | None:
@@ -44,26 +46,57 @@ def arrive(mock: MockState, req: Request) -> Response | None:
 
 def depart(mock: MockState, req: Request, ctx: Context | None, response: Response, started: float) -> Response:
     """The reply as it leaves: ``ctx`` is None for the control API and for preflights."""
-    target = None
     if ctx is not None:
         _delay(ctx)
         if ctx.fault is not None:  # every fault reply says which fault it is
             response.headers[faults.FAULT_HEADER] = ctx.fault
-        if mock.journal.enabled:
-            target = redacted_target(req)
-            _journal(mock, ctx, req, response, target)
     mock.cors.decorate(req, response)
-    why = ""
-    if ctx is not None and ctx.request_outcome is RequestOutcome.UNAUTHENTICATED and ctx.problems:
-        why = f" ({ctx.problems[0]})"  # a refused credential says why; the reason never quotes it
-    if mock.settings.access_log and log.isEnabledFor(logging.INFO):
-        access_line(req.remote_addr, req.method, target or redacted_target(req), response.status_code, started, why)
-    if ctx is not None and ctx.replayable():
-        outcome = ctx.response_outcome or ResponseOutcome.VALID
-        req.environ[REPLAY_FACTS] = ReplayFacts(target or redacted_target(req), ctx.org, ctx.scenario,
-                                                str(ctx.request_outcome), str(outcome),
-                                                tuple(_redacted_problems(ctx, req)), why)
+    facts = None
+    if ctx is not None and (mock.journal.enabled or mock.settings.access_log or ctx.replayable()):
+        facts = reply_facts(ctx, req)
+    if mock.journal.enabled or mock.settings.access_log:
+        journaled = ctx.started if ctx is not None else started
+        record(mock, req.remote_addr, req.method, response.status_code, facts or ReplyFacts(redacted_target(req)),
+               str(ctx.mode) if ctx is not None else None, ctx.fault if ctx is not None else None, journaled, started)
+    if facts is not None and ctx is not None and ctx.replayable():
+        req.environ[REPLAY_FACTS] = facts
     return response
+
+
+class ReplyFacts(NamedTuple):
+    """What the journal row and the access line say of a reply: the same for a replayed twin."""
+
+    target: str  # path and query, credentials masked
+    org: str | None = None
+    scenario: str | None = None
+    request: str = "unchecked"
+    response: str = "unchecked"
+    problems: tuple[str, ...] = ()
+    why: str = ""  # the access line's reason (a refused credential's)
+
+
+def reply_facts(ctx: Context, req: Request) -> ReplyFacts:
+    why = ""
+    if ctx.request_outcome is RequestOutcome.UNAUTHENTICATED and ctx.problems:
+        why = f" ({ctx.problems[0]})"  # a refused credential says why; the reason never quotes it
+    outcome = ctx.response_outcome
+    if outcome is None:  # the contract's own refusals (401, 404, 405, 422) are the reference's replies
+        checked = ctx.mode is Mode.MOCK and ctx.request_outcome is not RequestOutcome.UNCHECKED
+        outcome = ResponseOutcome.VALID if checked else ResponseOutcome.UNCHECKED
+    return ReplyFacts(redacted_target(req), ctx.org, ctx.scenario, str(ctx.request_outcome), str(outcome),
+                      tuple(_redacted_problems(ctx, req)), why)
+
+
+def record(mock: MockState, remote_addr: str | None, method: str, status: int, facts: ReplyFacts, mode: str | None,
+           fault: str | None, journaled_from: float, logged_from: float) -> None:
+    """The one place a reply's journal row and its access line are written, for the pipeline's replies
+    and for replayed ones (``mode`` None: a control API request, which is not journaled)."""
+    if mock.journal.enabled and mode is not None:
+        mock.journal.record(Entry(
+            time.time(), method, facts.target, status, round((time.perf_counter() - journaled_from) * 1000, 1), mode,
+            worker_pid(), facts.org, facts.scenario, facts.request, facts.response, facts.problems, fault))
+    if mock.settings.access_log and log.isEnabledFor(logging.INFO):
+        access_line(remote_addr, method, facts.target, status, logged_from, facts.why)
 
 
 
@@ -89,18 +122,6 @@ def _redacted_problems(ctx: Context, req: Request) -> list[str]:
         token = credential_of(req.headers.get("Authorization"))
         problems = [mask_credentials(problem, token) for problem in problems]
     return problems
-
-
-def _journal(mock: MockState, ctx: Context, req: Request, response: Response, target: str) -> None:
-    elapsed = (time.perf_counter() - ctx.started) * 1000
-    problems = _redacted_problems(ctx, req)
-    outcome = ctx.response_outcome
-    if outcome is None:  # the contract's own refusals (401, 404, 405, 422) are the reference's replies
-        checked = ctx.mode is Mode.MOCK and ctx.request_outcome is not RequestOutcome.UNCHECKED
-        outcome = ResponseOutcome.VALID if checked else ResponseOutcome.UNCHECKED
-    mock.journal.record(Entry(
-        time.time(), req.method, target, response.status_code, round(elapsed, 1), str(ctx.mode), worker_pid(),
-        ctx.org, ctx.scenario, str(ctx.request_outcome), str(outcome), tuple(problems), ctx.fault))
 
 
 def redacted_target(req: Request) -> str:

@@ -21,37 +21,23 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from mockserver.access import access_line, worker_pid
 from mockserver.caches import BoundedCache
-from mockserver.journal import Entry
+from mockserver.finish import REPLAY_FACTS, ReplyFacts, record
 from mockserver.settings import CONTROL_PREFIX
 from mockserver.state import MockState
 
-REPLAY_FACTS = "crosmos.replay_facts"  # environ key: set by mockserver.finish when a reply may be replayed
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class ReplayFacts(NamedTuple):
-    """What the journal and the access log say of the request, the same for every twin."""
-
-    target: str  # path and query, credentials redacted
-    org: str | None
-    scenario: str | None
-    request: str
-    response: str
-    problems: tuple[str, ...]
-    why: str  # the access line's reason (a refused credential's), as the full path wrote it
 
 
 class Kept(NamedTuple):
     status: str
     headers: list[tuple[str, str]]
     body: bytes
-    facts: ReplayFacts
+    facts: ReplyFacts
     code: int  # the status's number, for the journal and the access line
 
 
-def keep(status: str, headers: list[tuple[str, str]], body: bytes, facts: ReplayFacts) -> Kept:
+def keep(status: str, headers: list[tuple[str, str]], body: bytes, facts: ReplyFacts) -> Kept:
     """What a twin needs, the status's number worked out once when the reply is kept."""
     return Kept(status, headers, body, facts, int(status.split(" ", 1)[0]))
 
@@ -101,17 +87,11 @@ class Replay:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        facts: ReplayFacts | None = environ.get(REPLAY_FACTS)
+        facts: ReplyFacts | None = environ.get(REPLAY_FACTS)
         if facts is not None and captured:
             self.kept.put(key, keep(captured[0], captured[1], body, facts))
         return [body]
 
     def _record(self, environ: dict[str, Any], kept: Kept, started: float) -> None:
         """The journal row and access line the full path would have written."""
-        facts, mock = kept.facts, self.mock
-        if mock.journal.enabled:
-            mock.journal.record(Entry(time.time(), "GET", facts.target, kept.code,
-                                      round((time.perf_counter() - started) * 1000, 1), "mock", worker_pid(),
-                                      facts.org, facts.scenario, facts.request, facts.response, facts.problems, None))
-        if mock.settings.access_log:
-            access_line(environ.get("REMOTE_ADDR"), "GET", facts.target, kept.code, started, facts.why)
+        record(self.mock, environ.get("REMOTE_ADDR"), "GET", kept.code, kept.facts, "mock", None, started, started)
