@@ -9,7 +9,7 @@ current project module is the module of the innermost frame on the stack whose c
 project package (``mockserver/`` and ``crosmos_contract/`` under the repository root; not
 ``.venv``, the standard library, tests or bench). Frames in other code are skipped: a call from
 ``mockserver.app`` into Flask that calls back into ``mockserver.app`` is no move, one that calls
-back into ``mockserver.stages`` is one move there and one move back. A generator resumed or
+back into ``mockserver.pipeline.stages`` is one move there and one move back. A generator resumed or
 suspended is a call or a return like any other. While no project frame is on the stack (the
 driver between calling the app and reading its body) the last project module stays current, so
 leaving the project and coming back to the same module is no move.
@@ -199,7 +199,7 @@ def usage_request_moves(root: Path = servers.ROOT, packages: Sequence[str] = PRO
                         warmup_query: str = WARMUP_QUERY, query: str = TRACED_QUERY) -> RequestMoves:
     """Build the mock in process, warm it with one request, trace one request for a window never asked before."""
     from mockserver.app import create_app
-    from mockserver.server import configure_logging
+    from mockserver.store.access_log import configure_logging
 
     app = create_app(access_log=True, seed=1)
     root_logger = logging.getLogger()

@@ -126,7 +126,7 @@ def per_request_us(app: WSGIApp, path: str, requests: int, query: str = "") -> f
 
 def inprocess(requests: int, distinct_requests: int = 2000) -> dict[str, float]:
     """CPU µs per request for each layer; the access log goes to /dev/null (formatting still paid)."""
-    from mockserver.server import configure_logging
+    from mockserver.store.access_log import configure_logging
 
     with open(os.devnull, "w") as sink:
         logging.getLogger().handlers.clear()
@@ -179,8 +179,8 @@ def _without_optional_stages(requests: int) -> dict[str, float]:
 def stage_split(requests: int) -> dict[str, float]:
     """CPU µs per request in each pipeline stage, every request a new window, and the rest: the
     WSGI layers, the way in and out, the journal and the access line."""
-    from mockserver import stages as stages_module
-    from mockserver.server import configure_logging
+    from mockserver.pipeline import stages as stages_module
+    from mockserver.store.access_log import configure_logging
 
     spent: collections.Counter[str] = collections.Counter()
 

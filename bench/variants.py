@@ -13,12 +13,12 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mockserver.server import READY_LINE
+from mockserver.serving.server import READY_LINE
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 HELLO_BODY = b"Hello, World!"
 SERVERS = ("production", "granian", "granian-st", "gunicorn", "gunicorn-sync", "waitress")
-"""``production`` is ``mockserver.server.serve`` as shipped; ``granian`` and ``gunicorn`` (gthread) are
+"""``production`` is ``mockserver.serving.server.serve`` as shipped; ``granian`` and ``gunicorn`` (gthread) are
 its two engines with everything else equal; ``granian-st`` is granian with its single-threaded Rust
 runtime per worker (an experiment); ``gunicorn-sync`` and ``waitress`` are configured here."""
 
@@ -99,13 +99,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="sys.setswitchinterval in seconds (GIL hand-over between a worker's threads)")
     args = parser.parse_args(argv)
     # The same logging the CLI sets up: one INFO line per request on stderr.
-    from mockserver.server import configure_logging
+    from mockserver.store.access_log import configure_logging
 
     configure_logging("INFO")
     app = build_app(args.app, access_log=not args.no_access_log)
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
-    from mockserver.server import ServerOptions, serve
+    from mockserver.serving.server import ServerOptions, serve
 
     defaults = ServerOptions()
     workers = args.workers or defaults.workers

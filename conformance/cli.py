@@ -224,7 +224,7 @@ def _target(base_url: str | None, seed: int | None, err: Console) -> Iterator[tu
     if base_url is not None:
         yield base_url, "server"
         return
-    from mockserver.launch import running_mock
+    from mockserver.serving.launch import running_mock
 
     err.print("No --base-url: starting the embedded mock to certify it.", highlight=False)
     with running_mock(seed=seed or 0, extra_args=["--token", MOCK_TOKEN]) as url:  # its token only, as a server

@@ -1,8 +1,8 @@
 """The mock's Flask app factory: it assembles the pieces and nothing else.
 
-Requests to the contract go straight from WSGI to :mod:`mockserver.stages` (the pipeline, stage
-by stage), with :mod:`mockserver.finish` around them; the control API and dashboard are
-:mod:`mockserver.control`'s blueprint, served by Flask. Contract requests skip Flask's request
+Requests to the contract go straight from WSGI to :mod:`mockserver.pipeline.stages` (the pipeline, stage
+by stage), with :mod:`mockserver.pipeline.passage` around them; the control API and dashboard are
+:mod:`mockserver.control.api`'s blueprint, served by Flask. Contract requests skip Flask's request
 context, hooks and routing: they cost 85 µs of CPU a request here, more than the whole pipeline
 (docs/performance.md), and the pipeline reads nothing from them (every stage gets its
 :class:`~mockserver.context.Context`). Every piece reaches the mock's state through
@@ -19,17 +19,17 @@ from typing import Any
 from flask import Flask, Request, Response
 from werkzeug.exceptions import HTTPException
 
-from mockserver import replies
 from mockserver.context import Context, ResponseOutcome
-from mockserver.control import blueprint
-from mockserver.finish import arrive, current_request, depart, on_the_way_in, on_the_way_out
-from mockserver.limits import limit_request_size, read_body_first
-from mockserver.produce_documented import SelfCheckError
-from mockserver.replay import Replay
+from mockserver.contract import replies
+from mockserver.control.api import blueprint
+from mockserver.pipeline.passage import arrive, current_request, depart, on_the_way_in, on_the_way_out
+from mockserver.pipeline.stages import run
+from mockserver.produce.documented import SelfCheckError
+from mockserver.serving.replay import Replay
+from mockserver.serving.request_size import limit_request_size, read_body_first
+from mockserver.serving.turns import WSGIApp, in_turn
 from mockserver.settings import CONTROL_PREFIX, MockSettings
-from mockserver.stages import run
 from mockserver.state import EXTENSION, MockState, state
-from mockserver.turns import WSGIApp, in_turn
 
 
 def create_app(settings: MockSettings | None = None, **overrides: Any) -> Flask:
@@ -102,7 +102,7 @@ def guarded(flask_wsgi: WSGIApp, mock: MockState) -> WSGIApp:
     Replayed replies first: a twin of a reply already served needs none of the rest (its key holds
     all that the size limits read, and a request with a body is never replayed). Then the size
     limits (a readable 414/431/413 before Flask parses anything), the body read in full, and the
-    worker's turns (:func:`mockserver.turns.in_turn`). They sit in the app, not the server, so
+    worker's turns (:func:`mockserver.serving.turns.in_turn`). They sit in the app, not the server, so
     every server and the test client run the same layers.
     """
     inner = limit_request_size(read_body_first(in_turn(flask_wsgi)))

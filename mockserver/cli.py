@@ -15,14 +15,18 @@ import click
 
 from crosmos_contract import ContractError
 from crosmos_contract.verdicts import default_cache_dir
-from mockserver import cors, faults, liveusage, proxy, scenarios
 from mockserver.app import create_app
-from mockserver.auth import mask_credentials
-from mockserver.faults import FaultSettings
-from mockserver.server import PortInUseError, ServerOptions, configure_logging, imports_frozen, serve
+from mockserver.model import faults, scenarios
+from mockserver.model import live_usage as liveusage
+from mockserver.model.auth import mask_credentials
+from mockserver.model.faults import FaultSettings
+from mockserver.pipeline import cors
+from mockserver.produce import proxy
+from mockserver.serving.server import PortInUseError, ServerOptions, imports_frozen, serve
+from mockserver.serving.tls import TlsFileError, TlsSettings, load_tls_settings
 from mockserver.settings import CONTROL_PREFIX, MockSettings
 from mockserver.state import EXTENSION
-from mockserver.tls import TlsFileError, TlsSettings, load_tls_settings
+from mockserver.store.access_log import configure_logging
 
 T = TypeVar("T")
 log = logging.getLogger("mockserver")

@@ -13,16 +13,17 @@ from enum import StrEnum
 
 from flask import Request, Response
 
-from mockserver.auth import AuthOutcome, Credential
-from mockserver.faults import FaultSettings
-from mockserver.operations import Operation
-from mockserver.prefer import Preferences
-from mockserver.proxy import UpstreamReply
-from mockserver.shared import ControlSnapshot
+from mockserver.contract.operations import Operation
+from mockserver.contract.validation import RequestVerdict
+from mockserver.model.auth import AuthOutcome, Credential
+from mockserver.model.faults import FaultSettings
+from mockserver.produce.prefer import Preferences
+from mockserver.produce.proxy import UpstreamReply
 from mockserver.state import ContractRuntime, MockState, UsageKey
-from mockserver.validation import RequestVerdict
+from mockserver.store.shared import ControlSnapshot
 
 ANONYMOUS = Credential(AuthOutcome.OK, "anonymous")
+GIVE_WAY = "crosmos.give_way"  # environ key: a callable a request calls before it waits (mockserver.serving.turns)
 
 
 class Mode(StrEnum):
@@ -90,7 +91,7 @@ class Context:
 
     def replayable(self) -> bool:
         """Whether this reply is the same for the same request while nothing else changes, so
-        :mod:`mockserver.replay` may answer its twin from memory: no fault, no delay, no
+        :mod:`mockserver.serving.replay` may answer its twin from memory: no fault, no delay, no
         randomness (``dynamic``), no live usage, no upstream, and not a defect of the mock."""
         preferences = self.preferences
         return (self.mode is Mode.MOCK and self.faults is None and self.delay is None and self.mock.live is None

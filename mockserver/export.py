@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mockserver import scenarios
+from mockserver.model import scenarios
 
 USAGE = "/api/v1/usage"
 # name → (query, extra headers, status expected): the error states a UI shows.

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from crosmos_contract.verdicts import VerdictCache
-from mockserver.faults import FaultSettings
-from mockserver.scenarios import DEFAULT
+from mockserver.model.faults import FaultSettings
+from mockserver.model.scenarios import DEFAULT
 
 CONTROL_PREFIX = "/__mock"
 
@@ -47,7 +47,7 @@ class MockSettings:
     control: bool = True  # serve the control API and dashboard under /__mock/
     tokens: frozenset[str] = frozenset()  # when set, only these credentials are valid (as on a real server)
     state_dir: Path | None = None  # shared state; None: a private temporary directory
-    replay: bool = True  # answer a request identical to an earlier one from memory (mockserver.replay)
+    replay: bool = True  # answer a request identical to an earlier one from memory (mockserver.serving.replay)
     # where valid verdicts on the contract are kept between starts (crosmos_contract.verdicts); None:
     # validate at every load. The CLI passes the user cache directory unless --no-contract-cache.
     contract_cache: Path | None = None

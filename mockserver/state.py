@@ -15,20 +15,20 @@ from typing import Any
 from flask import current_app
 
 from crosmos_contract import LoadedContract, load_contract
-from mockserver import examples
-from mockserver.caches import BoundedCache
-from mockserver.cors import CorsPolicy
-from mockserver.faults import FaultSettings, RateLimiter
-from mockserver.journal import Journal
-from mockserver.ledger import UsageLedger
-from mockserver.liveusage import LiveUsage
-from mockserver.operations import OperationIndex
-from mockserver.proxy import Proxy
-from mockserver.reload import ContractWatcher
-from mockserver.scenarios import SCENARIOS
+from mockserver.contract import examples
+from mockserver.contract.operations import OperationIndex
+from mockserver.contract.reload import ContractWatcher
+from mockserver.contract.validation import ContractValidator
+from mockserver.model.faults import FaultSettings, RateLimiter
+from mockserver.model.ledger import UsageLedger
+from mockserver.model.live_usage import LiveUsage
+from mockserver.model.scenarios import SCENARIOS
+from mockserver.pipeline.cors import CorsPolicy
+from mockserver.produce.proxy import Proxy
 from mockserver.settings import MockSettings
-from mockserver.shared import ControlSnapshot, SharedStore
-from mockserver.validation import ContractValidator
+from mockserver.store.caches import BoundedCache
+from mockserver.store.journal import Journal
+from mockserver.store.shared import ControlSnapshot, SharedStore
 
 EXTENSION = "crosmos_mock"
 UsageKey = tuple[Any, ...]

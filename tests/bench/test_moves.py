@@ -116,11 +116,11 @@ def test_tracing_restores_the_previous_trace_function(synthetic: tuple[str, Modu
 
 
 def _pipeline_module() -> str:
-    """The module holding the pipeline's ``run`` (mockserver.stages today)."""
+    """The module holding the pipeline's ``run`` (mockserver.pipeline.stages today)."""
     from mockserver import app
 
     run = getattr(app, "run", None)
-    return getattr(run, "__module__", None) or "mockserver.stages"
+    return getattr(run, "__module__", None) or "mockserver.pipeline.stages"
 
 
 def test_real_usage_request() -> None:

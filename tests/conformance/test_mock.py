@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conformance.result import CertLevel
-from mockserver.launch import running_mock
+from mockserver.serving.launch import running_mock
 from tests.conformance.conftest import certify
 
 MOCK_TOKEN = "csk_conformance_mock_0001"

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from mockserver.launch import running_mock
+from mockserver.serving.launch import running_mock
 
 TOKEN = "csk_hardening_0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

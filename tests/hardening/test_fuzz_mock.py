@@ -24,7 +24,7 @@ from schemathesis import GenerationMode
 
 from crosmos_contract import default_contract_path, rules
 from crosmos_contract.expectations import Reading, read_date
-from mockserver.launch import running_mock
+from mockserver.serving.launch import running_mock
 
 TOKEN = "csk_fuzzing_0123456789"
 SCHEMA = schemathesis.openapi.from_path(str(default_contract_path()))

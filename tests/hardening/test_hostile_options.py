@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.launch import running_mock
+from mockserver.serving.launch import running_mock
 from tests.servers.reference import REFERENCE_TOKEN
 from tests.servers.tls import TlsFiles
 

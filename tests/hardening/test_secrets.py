@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from mockserver.launch import running_mock
+from mockserver.serving.launch import running_mock
 
 TOKEN = "csk_SECRET_needle_9f8e7d6c5b4a"
 

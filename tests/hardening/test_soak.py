@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockserver.launch import running_mock
+from mockserver.serving.launch import running_mock
 
 TOKEN = "csk_soak_0123456789abcdef"
 SECONDS = int(os.environ.get("CROSMOS_SOAK_SECONDS", "60"))

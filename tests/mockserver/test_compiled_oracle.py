@@ -1,6 +1,6 @@
 """The compiled checks against their oracle: wherever the fast path answers, openapi-core agrees.
 
-``mockserver.compiled`` and ``ContractValidator._fast_verdict`` decide request verdicts and response
+``mockserver.contract.compiled`` and ``ContractValidator._fast_verdict`` decide request verdicts and response
 bodies without openapi-core, which stays the oracle: they answer ``None`` where openapi-core must
 decide. A wrong fast answer is silent (a request let in, or a body the self-check and the judge call
 valid), so these tests generate requests, bodies and dates and compare both readings of each, on the
@@ -37,9 +37,9 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 from pydantic import TypeAdapter, ValidationError
 
 from crosmos_contract import default_contract_path, load_contract
-from mockserver import params
-from mockserver.operations import Operation, OperationIndex
-from mockserver.validation import ContractValidator, RequestVerdict
+from mockserver.contract import params
+from mockserver.contract.operations import Operation, OperationIndex
+from mockserver.contract.validation import ContractValidator, RequestVerdict
 
 DEFAULT_EXAMPLES = 150
 SLOW_EXAMPLES = 1000

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mockserver.launch import running_mock
-from mockserver.scenarios import SCENARIOS
+from mockserver.model.scenarios import SCENARIOS
+from mockserver.serving.launch import running_mock
 from tests.mockserver.frontend import (
     OTHER_TOKEN,
     TOKEN,

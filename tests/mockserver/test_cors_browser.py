@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockserver.launch import running_mock
+from mockserver.serving.launch import running_mock
 from tests.mockserver.frontend import TOKEN, USAGE, auth, chromium, needs_chromium, serving
 
 PAGE = b"<!doctype html><title>frontend</title><h1>A frontend on another origin</h1>"

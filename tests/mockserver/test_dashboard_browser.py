@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from mockserver.launch import running_mock
-from mockserver.scenarios import SCENARIOS
+from mockserver.model.scenarios import SCENARIOS
+from mockserver.serving.launch import running_mock
 from tests.mockserver.frontend import TEST_OUTPUT, TOKEN, USAGE, auth, chromium, jwt, needs_chromium
 
 pytestmark = [pytest.mark.browser, needs_chromium]

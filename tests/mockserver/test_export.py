@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from crosmos_contract import rules
-from mockserver.launch import running_mock
-from mockserver.scenarios import SCENARIOS
+from mockserver.model.scenarios import SCENARIOS
+from mockserver.serving.launch import running_mock
 
 TOKEN = "csk_export_fixtures"
 SEED = 21

@@ -10,12 +10,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from mockserver import faults
 from mockserver.app import create_app
 from mockserver.cli import main
-from mockserver.faults import FaultSettings, RateLimiter
-from mockserver.launch import running_mock
-from mockserver.shared import SharedStore
+from mockserver.model import faults
+from mockserver.model.faults import FaultSettings, RateLimiter
+from mockserver.serving.launch import running_mock
+from mockserver.store.shared import SharedStore
 from tests.mockserver.frontend import OTHER_TOKEN, USAGE, auth, control, journal, reset
 
 pytestmark = pytest.mark.usefixtures("reset_mock_after_test")

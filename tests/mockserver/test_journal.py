@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from mockserver.journal import SLOT_BYTES, Entry, Journal
+from mockserver.store.journal import SLOT_BYTES, Entry, Journal
 
 
 def _entry(at: float, worker: int, path: str = "/api/v1/usage", problems: tuple[str, ...] = ()) -> Entry:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from crosmos_contract import rules
-from mockserver.ledger import PLANS, UsageLedger
+from mockserver.model.ledger import PLANS, UsageLedger
 
 TODAY = date(2026, 11, 25)
 

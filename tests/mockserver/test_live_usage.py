@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from crosmos_contract import rules
 from mockserver.cli import main
-from mockserver.launch import running_mock
-from mockserver.liveusage import parse_live_usage
+from mockserver.model.live_usage import parse_live_usage
+from mockserver.serving.launch import running_mock
 from tests.mockserver.frontend import OTHER_TOKEN, TOKEN, USAGE, assert_problem, auth, control, reset
 
 pytestmark = pytest.mark.usefixtures("reset_mock_after_test")

@@ -7,7 +7,7 @@ import re
 import threading
 from pathlib import Path
 
-from mockserver.server import LOG_FORMAT, LineWriteHandler
+from mockserver.store.access_log import LOG_FORMAT, LineWriteHandler
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO lines\.test: thread (\d+) line (\d+) x+$")
 
@@ -49,8 +49,8 @@ def test_text_the_encoding_cannot_carry_is_escaped_not_lost(tmp_path: Path) -> N
 def test_the_access_lines_direct_write_is_byte_for_byte_what_logging_writes(tmp_path: Path) -> None:
     import time
 
-    from mockserver import access
-    from mockserver.server import configure_logging
+    from mockserver.store import access_log as access
+    from mockserver.store.access_log import configure_logging
 
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)

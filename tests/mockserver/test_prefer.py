@@ -13,9 +13,9 @@ import requests
 from werkzeug.datastructures import MultiDict
 
 from crosmos_contract import rules
-from mockserver import prefer
-from mockserver.launch import running_mock
-from mockserver.prefer import PreferenceError, Preferences
+from mockserver.produce import prefer
+from mockserver.produce.prefer import PreferenceError, Preferences
+from mockserver.serving.launch import running_mock
 from tests.mockserver.frontend import USAGE, assert_problem, auth, journal
 
 FASTAPI_422 = {"detail": [{

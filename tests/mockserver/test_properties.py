@@ -16,7 +16,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 
 from crosmos_contract import default_contract_path, rules
 from mockserver.app import create_app
-from mockserver.scenarios import SCENARIOS
+from mockserver.model.scenarios import SCENARIOS
 
 TODAY = date(2026, 11, 25)
 

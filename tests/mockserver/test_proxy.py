@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from mockserver.app import create_app
 from mockserver.cli import main
-from mockserver.launch import running_mock
+from mockserver.serving.launch import running_mock
 from tests.mockserver.frontend import TOKEN, USAGE, assert_problem, auth, journal, reset, serving
 
 REFERENCE = create_app(seed=12, access_log=False, journal_size=0, control=False, reload=False)
@@ -299,7 +299,7 @@ def test_an_upstream_that_never_answers_is_a_504_after_the_read_timeout() -> Non
     from flask import Request as FlaskRequest
     from werkzeug.test import EnvironBuilder
 
-    from mockserver.proxy import Proxy, UpstreamError
+    from mockserver.produce.proxy import Proxy, UpstreamError
 
     with raw_upstream(lambda _n: None) as (upstream, _):
         proxy = Proxy(upstream, timeout=(5.0, 0.3))

@@ -14,8 +14,8 @@ import requests
 
 from crosmos_contract import default_contract_path, load_contract
 from mockserver.app import create_app
-from mockserver.launch import running_mock
-from mockserver.reload import ContractWatcher
+from mockserver.contract.reload import ContractWatcher
+from mockserver.serving.launch import running_mock
 from tests.mockserver.frontend import USAGE, assert_problem, auth, control
 
 ORIGINAL: dict[str, Any] = json.loads(default_contract_path().read_text())

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from crosmos_contract import default_contract_path
 from mockserver.app import create_app
-from mockserver.replay import Replay
-from mockserver.scenarios import SCENARIOS
+from mockserver.model.scenarios import SCENARIOS
+from mockserver.serving.replay import Replay
 from tests.mockserver.test_properties import TODAY, optional_days, tokens
 
 FULL = create_app(seed=5, clock=lambda: TODAY, access_log=False, replay=False)

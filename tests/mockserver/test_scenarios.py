@@ -20,8 +20,8 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 from crosmos_contract import default_contract_path, rules
 from mockserver.app import create_app
 from mockserver.cli import main
-from mockserver.launch import running_mock
-from mockserver.scenarios import SCENARIOS
+from mockserver.model.scenarios import SCENARIOS
+from mockserver.serving.launch import running_mock
 from tests.mockserver.frontend import TOKEN, USAGE, assert_problem, auth, jwt
 
 pytestmark = pytest.mark.usefixtures("reset_mock_after_test")

@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from crosmos_contract import rules
-from mockserver.launch import running_mock
-from mockserver.server import READY_LINE, STOP_GRACE_S
+from mockserver.serving.launch import running_mock
+from mockserver.serving.server import READY_LINE, STOP_GRACE_S
 
 TOKEN = "csk_integration_SECRET_4242"
 CLI = shutil.which("crosmos-mock", path=str(Path(sys.executable).parent)) or "crosmos-mock"

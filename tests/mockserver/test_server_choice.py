@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 import requests
 
-from mockserver.launch import running_mock
-from mockserver.limits import MAX_BODY_BYTES
-from mockserver.server import MAX_REQUEST_HEAD, ServerOptions, buffered, serve
-from mockserver.turns import GIVE_WAY, Turns, in_turn
+from mockserver.context import GIVE_WAY
+from mockserver.serving.launch import running_mock
+from mockserver.serving.request_size import MAX_BODY_BYTES
+from mockserver.serving.server import MAX_REQUEST_HEAD, ServerOptions, buffered, serve
+from mockserver.serving.turns import Turns, in_turn
 
 TOKEN = "csk_server_choice_12345678"
 
@@ -87,7 +88,7 @@ def test_an_oversized_request_head_is_refused_by_the_server() -> None:
 
 
 def test_gunicorn_engine_still_serves_and_announces() -> None:
-    script = ("from mockserver.app import create_app; from mockserver.server import ServerOptions, serve; "
+    script = ("from mockserver.app import create_app; from mockserver.serving.server import ServerOptions, serve; "
               "serve(create_app(), ServerOptions(port=0, workers=1, threads=2, engine='gunicorn'))")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True)
@@ -282,7 +283,7 @@ def test_the_lean_runner_builds_the_environ_from_the_request_alone_and_hands_gra
         monkeypatch: pytest.MonkeyPatch) -> None:
     """granian's own runner copies os.environ into every environ; ours must not, and must answer
     exactly as granian's would (status as a number, the headers, one bytes body)."""
-    from mockserver.server import lean_wsgi_runner
+    from mockserver.serving.server import lean_wsgi_runner
 
     monkeypatch.setenv("CROSMOS_PROBE_SECRET", "from-the-process-environment")
     seen: dict[str, Any] = {}

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from mockserver import stages
 from mockserver.app import create_app
 from mockserver.context import Context
-from mockserver.faults import FaultSettings
-from mockserver.output import check_output
-from mockserver.produce_documented import SelfCheckError
+from mockserver.model.faults import FaultSettings
+from mockserver.pipeline import stages
+from mockserver.pipeline.check import check_output
+from mockserver.produce.documented import SelfCheckError
 from mockserver.state import state
 
 TOKEN = "csk_stage_test_token"

@@ -23,9 +23,9 @@ from cryptography.x509.oid import NameOID
 
 from crosmos_contract import rules
 from mockserver.cli import main
-from mockserver.launch import running_mock
-from mockserver.server import READY_LINE
-from mockserver.tls import TlsFileError, load_tls_settings, unusable_key_kind
+from mockserver.serving.launch import running_mock
+from mockserver.serving.server import READY_LINE
+from mockserver.serving.tls import TlsFileError, load_tls_settings, unusable_key_kind
 from tests.servers.tls import TlsFiles
 
 TOKEN = "csk_test"
@@ -78,7 +78,8 @@ def test_tls_1_2_clients_are_served(https_url: str, tls_files: TlsFiles) -> None
 
 def test_the_gunicorn_engine_serves_https_too(tls_files: TlsFiles) -> None:
     script = ("import sys; from pathlib import Path; from mockserver.app import create_app; "
-              "from mockserver.server import ServerOptions, serve; from mockserver.tls import load_tls_settings; "
+              "from mockserver.serving.server import ServerOptions, serve; "
+              "from mockserver.serving.tls import load_tls_settings; "
               "serve(create_app(), ServerOptions(port=0, workers=1, threads=2, engine='gunicorn', "
               "tls=load_tls_settings(Path(sys.argv[1]), Path(sys.argv[2]))))")
     process = subprocess.Popen([sys.executable, "-c", script, str(tls_files.server_cert), str(tls_files.server_key)],

@@ -1,0 +1,219 @@
+"""Request validation and the response self-check: compiled checks first, openapi-core as the oracle.
+
+openapi-core costs milliseconds a call, far more than the rest of a request, so the verdicts come
+from :mod:`mockserver.contract.compiled` wherever it covers the operation's shapes; openapi-core judges
+the rest, and words every finding a user reads (a request or body the compiled checks find wanting
+is judged again by it). A request's verdict depends only on the method, path, query string and the
+Authorization header's shape (for operations without header/cookie parameters or bodies), so
+verdicts are also cached in a bounded LRU keyed on exactly those; body checks are cached by the
+body's bytes: a body that validated once is valid again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Request, Response
+
+from crosmos_contract.rules import Violation
+from mockserver.contract import params
+from mockserver.contract.compiled import UNPARSED, CompiledContract, QueryParameter
+from mockserver.contract.operations import Operation
+from mockserver.store.caches import BoundedCache
+
+if TYPE_CHECKING:
+    from openapi_core import OpenAPI
+
+log = logging.getLogger("mockserver.validation")  # the name its log lines have always carried
+# openapi-core is imported where the oracle is first needed, never at start: its import alone
+# takes most of a cold start (``python -X importtime``), and the compiled checks often suffice.
+
+
+@dataclass(frozen=True)
+class RequestVerdict:
+    """What the contract says of a request, before authentication is judged."""
+
+    security_failed: bool = False
+    errors: tuple[Mapping[str, Any], ...] = ()  # FastAPI-shaped 422 details
+    values: Mapping[str, Any] = field(default_factory=dict)  # query parameters as the reference parses them
+
+    @property
+    def valid(self) -> bool:
+        return not self.security_failed and not self.errors
+
+
+class ContractValidator:
+    def __init__(self, resolved: Mapping[str, Any], cache_size: int = 4096, *, spec_checked: bool = False) -> None:
+        """``spec_checked``: ``resolved`` is a document ``load_contract`` just found valid, so openapi-core
+        need not run the same openapi-spec-validator check on the same document a second time."""
+        self._resolved, self._spec_checked = resolved, spec_checked
+        self._oracle: OpenAPI | None = None  # built on first use: the compiled checks often suffice
+        self._oracle_lock = threading.Lock()
+        self.compiled = CompiledContract(resolved)
+        self._requests: BoundedCache[tuple[Any, ...], RequestVerdict] = BoundedCache(cache_size)
+        self._bodies: BoundedCache[tuple[str, str, int, bytes], tuple[tuple[str, Violation], ...]] = \
+            BoundedCache(cache_size)
+
+    def check_request(self, request: Request, operation: Operation) -> RequestVerdict:
+        key: tuple[Any, ...] | None = None
+        if operation.cacheable_validation:
+            environ = request.environ  # read once: every request.<attr> through Flask's proxy is a lookup
+            # openapi-core reads "<scheme> <anything>": whether a space follows the scheme decides too
+            scheme, space, credentials = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+            key = (operation.method, request.path, environ.get("QUERY_STRING", ""), scheme.lower(), bool(space),
+                   bool(credentials.strip()))
+            cached = self._requests.get(key)
+            if cached is not None:
+                return cached
+        verdict = self._fast_verdict(request, operation)
+        if verdict is None:
+            verdict = self._judge(request, operation)
+        if key is not None:
+            self._requests.put(key, verdict)
+        return verdict
+
+    @property
+    def oracle(self) -> OpenAPI:
+        """openapi-core over the same document, built once, when first needed."""
+        if self._oracle is None:
+            with self._oracle_lock:
+                if self._oracle is None:
+                    from openapi_core import Config, OpenAPI
+
+                    config = Config(spec_validator_cls=None) if self._spec_checked else None
+                    self._oracle = OpenAPI.from_dict(dict(self._resolved), config=config)
+        return self._oracle
+
+    def _fast_verdict(self, request: Request, operation: Operation) -> RequestVerdict | None:
+        """The verdict without openapi-core, where its word cannot change the reply (None elsewhere)."""
+        if not operation.cacheable_validation:
+            return None
+        compiled = self.compiled.operation(operation)
+        if not compiled.parameters_fast:
+            return None
+        security_failed = compiled.security_failed(request.environ.get("HTTP_AUTHORIZATION"))
+        if security_failed is None:
+            return None
+        if security_failed:
+            return RequestVerdict(security_failed=True)
+        details, values = _phrased(request, compiled.query)
+        return RequestVerdict(errors=tuple(details), values=values)
+
+    def _judge(self, request: Request, operation: Operation) -> RequestVerdict:
+        from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
+        from openapi_core.validation.request.exceptions import (
+            MissingRequiredParameter,
+            ParameterValidationError,
+            SecurityValidationError,
+        )
+
+        result = self.oracle.unmarshal_request(WerkzeugOpenAPIRequest(request))
+        errors = list(result.errors)
+        if any(isinstance(e, SecurityValidationError) for e in errors):
+            return RequestVerdict(security_failed=True)
+        details, values = _phrased(request, self.compiled.operation(operation).query)
+        phrased = {tuple(d["loc"]) for d in details}
+        for error in errors:
+            if isinstance(error, ParameterValidationError) and error.location == "query":
+                loc = ("query", error.name)
+                kind = params.schema_kind(_schema_of(operation, error.name))
+                if loc in phrased or (kind in ("date", "date-time") and error.name in values):
+                    continue  # phrased above as the reference does, or a lax date the reference takes
+                raw = request.args.getlist(error.name)
+                details.append({"type": "value_error", "loc": list(loc), "msg": _one_line(error),
+                                "input": raw[-1] if raw else None})
+                continue
+            if isinstance(error, MissingRequiredParameter):
+                details.append({"type": "missing", "loc": [error.location, error.name],
+                                "msg": "Field required", "input": None})
+            elif isinstance(error, ParameterValidationError):
+                details.append({"type": "value_error", "loc": [error.location, error.name],
+                                "msg": str(error.__cause__ or error), "input": None})
+            else:
+                details.append({"type": "value_error", "loc": ["body"], "msg": _one_line(error),
+                                "input": None})
+        return RequestVerdict(errors=tuple(details), values=values)
+
+    def check_response(self, request: Request, response: Response, operation: Operation) -> tuple[str, ...]:
+        """Every way ``response`` breaks the contract (empty when it does not), in openapi-core's words."""
+        return tuple(text for text, _violation in self._response_errors(request, response, operation))
+
+    def schema_violations(self, request: Request, response: Response, operation: Operation,
+                          parsed: Any = UNPARSED) -> list[Violation]:
+        """:meth:`check_response` in the catalogue's ids, for the judge (``SchemaCheck``); ``parsed``:
+        the body as ``json.loads`` read it, when the judge already did."""
+        return [violation for _text, violation in self._response_errors(request, response, operation, parsed)]
+
+    def _response_errors(self, request: Request, response: Response, operation: Operation,
+                         parsed: Any = UNPARSED) -> tuple[tuple[str, Violation], ...]:
+        """openapi-core's findings on ``response``, each as text and as a violation: one call per body."""
+        key = (operation.method, operation.path, response.status_code, response.get_data())
+        if self.compiled.operation(operation).body_valid(response.status_code, response.mimetype or "", key[3],
+                                                         parsed):
+            return ()  # a microsecond or two: cheaper than the cache below, which keeps openapi-core's findings
+        found = self._bodies.get(key)
+        if found is None:
+            from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+
+            result = self.oracle.unmarshal_response(WerkzeugOpenAPIRequest(request),
+                                                      WerkzeugOpenAPIResponse(response))
+            found = tuple((_one_line(error), _violation(error, response)) for error in result.errors)
+            self._bodies.put(key, found)
+        return found
+
+    def clear(self) -> None:
+        self._requests.clear()
+        self._bodies.clear()
+
+
+def _phrased(request: Request, query: Sequence[QueryParameter]) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+    """The query parameters as the reference reads them (pydantic, the last of repeated values):
+    its 422 details, and the values it accepted."""
+    details: list[Mapping[str, Any]] = []
+    values: dict[str, Any] = {}
+    args = request.args
+    for parameter in query:
+        name = parameter.name
+        raw = args.getlist(name)
+        if not raw:
+            if parameter.required:
+                details.append({"type": "missing", "loc": ["query", name], "msg": "Field required", "input": None})
+            continue
+        value, problems = params.parse_value(parameter.kind, raw[-1], ("query", name))
+        details.extend(problems)
+        values[name] = value
+    return details, values
+
+
+def _schema_of(operation: Operation, name: str) -> Mapping[str, Any]:
+    found = next((p.get("schema") for p in operation.parameters if p.get("name") == name), None)
+    return found if isinstance(found, Mapping) else {}
+
+
+def _one_line(error: BaseException) -> str:
+    try:
+        cause = f": {error.__cause__}" if error.__cause__ else ""
+        text = " ".join(f"{error}{cause}".split())
+    except UnicodeDecodeError:  # openapi-core words a body it cannot deserialize by decoding it as UTF-8
+        text = f"{type(error).__name__}: a body that is not UTF-8, so not JSON"
+    return text[:500]
+
+
+def _violation(error: BaseException, response: Response) -> Violation:
+    """An openapi-core finding under the catalogue id it breaks."""
+    from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+    from openapi_core.templating.responses.exceptions import ResponseNotFound
+
+    status = response.status_code
+    text = _one_line(error)
+    if isinstance(error, ResponseNotFound):
+        return Violation("STATUS-003", f"{status}, a status the operation does not document", "a documented status")
+    if isinstance(error, MediaTypeNotFound):
+        return Violation("STATUS-006", f"Content-Type {response.content_type or '(none)'}",
+                         "a media type the contract documents")
+    model = "SCHEMA-001" if 200 <= status < 300 else "SCHEMA-002"
+    return Violation(model, f"a {status} body where {text}", "a body valid against the contract's schema")

@@ -1,0 +1,158 @@
+"""The output stages: judge a reply with the one judge before it leaves, then finish it.
+
+The mock's own bodies are judged as the conformance suite would judge a real server's
+(:func:`crosmos_contract.judge.judge`, with openapi-core as its schema tool): a failure is a
+defect in the mock, never served (a 500 naming it). A body already judged (a kept usage body)
+is not judged again. In proxy mode the upstream's reply is judged the same way; what it breaks
+goes to the journal, a warning and ``X-Mock-Violations`` (or a 502 with ``--strict``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response
+
+from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, utc_now
+from crosmos_contract.judge import Judgement, JudgeSettings, SchemaCheck, judge, judge_as_written, judge_operation
+from crosmos_contract.rules import Violation
+from mockserver.context import Check, Context, Mode, ResponseOutcome
+from mockserver.contract.compiled import UNPARSED
+from mockserver.model.auth import credential_of, mask_credentials
+from mockserver.produce.documented import SelfCheckError
+from mockserver.produce.proxy import VIOLATIONS_HEADER, violation_reply
+
+log = logging.getLogger("mockserver.access")
+# Neither the mock nor its proxy knows which tokens are valid, and latency is no verdict here.
+UNCHECKED = JudgeSettings(token=None, max_response_time=None)
+
+
+def check_output(ctx: Context) -> Response | None:
+    reply = ctx.reply
+    assert reply is not None  # produce replies itself or leaves one here
+    if ctx.mode is Mode.PROXY:
+        return _judge_upstream(ctx, reply)
+    if ctx.check is not None:
+        violations = _judgement(ctx, reply).violations
+        if violations:
+            raise SelfCheckError("; ".join(map(str, violations)))
+        if ctx.keep is not None:
+            ctx.runtime.responses.put(*ctx.keep)
+    if ctx.response_outcome is None:
+        ctx.response_outcome = ResponseOutcome.VALID
+    return None
+
+
+def conclude(ctx: Context) -> Response:
+    """What a served reply says of the request's preferences, and the call live usage counts."""
+    reply, preferences = ctx.reply, ctx.preferences
+    assert reply is not None
+    if ctx.mock.live is not None and 200 <= reply.status_code < 300 and ctx.org is not None:
+        ctx.mock.live.count_call(ctx.org, ctx.mock.settings.clock())
+    if preferences is not None:
+        canned = reply.status_code != 200 or preferences.example is not None  # a documented reply as written
+        if not ctx.usage:
+            ignored = frozenset({"scenario"})  # scenarios shape usage bodies only
+        elif canned:
+            ignored = frozenset({"scenario", "dynamic"})
+        else:
+            ignored = frozenset()
+        reply.headers["Preference-Applied"] = preferences.applied(ignored)
+    return reply
+
+
+def _judgement(ctx: Context, reply: Response) -> Judgement:
+    operation = ctx.operation
+    assert operation is not None
+    exchange = _exchange(ctx, reply)
+    schema = _schema_check(ctx, reply)
+    if not operation.is_usage:
+        # The mock serves a documented 5xx only when asked (Prefer: code=); an upstream's is judged.
+        return judge_operation(exchange, requires_auth=operation.requires_auth, schema=schema,
+                               server_errors=ctx.mode is Mode.PROXY)
+    if ctx.check is Check.AS_WRITTEN:
+        return judge_as_written(exchange, schema=schema)
+    todays = [ctx.mock.settings.clock()] if ctx.mode is Mode.MOCK else None  # the upstream's clock counts
+    return judge(exchange, UNCHECKED, schema=schema, todays=todays)
+
+
+def _judge_upstream(ctx: Context, reply: Response) -> Response:
+    if ctx.check is None:  # outside the contract: forwarded unchecked
+        return reply
+    violations = [str(v) for v in _judgement(ctx, reply).violations]
+    ctx.response_outcome = ResponseOutcome.VIOLATIONS if violations else ResponseOutcome.VALID
+    if not violations:
+        return reply
+    ctx.problems = [*ctx.problems, *violations]
+    request = ctx.request
+    token = credential_of(request.headers.get("Authorization"))
+    log.warning("contract violation by the upstream on %s %s (%d): %s", request.method,
+                mask_credentials(request.full_path if request.query_string else request.path, token), reply.status_code,
+                mask_credentials(" | ".join(violations), token))
+    if ctx.mock.proxy is not None and ctx.mock.proxy.strict:
+        return violation_reply(violations, reply.status_code)
+    reply.headers[VIOLATIONS_HEADER] = str(len(violations))
+    return reply
+
+
+def _exchange(ctx: Context, reply: Response) -> Exchange:
+    """The request as received and the reply as it will be sent, in the judge's terms."""
+    request = ctx.request
+    sent = SentRequest(request.method, _url(request.environ), _headers(request.environ))
+    upstream = ctx.upstream
+    headers = tuple(upstream.headers) if upstream is not None else tuple(reply.headers.items())
+    body = upstream.body if upstream is not None else reply.get_data()
+    received = ReceivedResponse(reply.status_code, headers, body, 0.0)
+    return Exchange(sent, received, ctx.sent_at, utc_now(), ctx.mode)
+
+
+def _url(environ: Mapping[str, Any]) -> str:
+    """The request's URL as the client wrote it, for the judge (which reads its query string);
+    werkzeug's ``request.url`` also turns it into an IRI, a third of the judge's cost."""
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+    path = quote((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"),
+                 safe="/:@!$&'()*+,;=~")
+    query = environ.get("QUERY_STRING", "")
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def _headers(environ: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The request's headers as werkzeug's ``EnvironHeaders`` names them, in one pass."""
+    found = []
+    for key, value in environ.items():
+        if key[:5] == "HTTP_":
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                found.append((key[5:].replace("_", "-").title(), value))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            found.append((key.replace("_", "-").title(), value))
+    return tuple(found)
+
+
+def _schema_check(ctx: Context, reply: Response) -> SchemaCheck:
+    operation = ctx.operation
+    assert operation is not None
+
+    def check(exchange: Exchange) -> Sequence[Violation]:
+        received = exchange.response  # its body is the one judged: the reply's, or the upstream's bytes
+        parsed = received.json() if received is not None else UNPARSED
+        validator, upstream = ctx.runtime.validator, ctx.upstream
+        if upstream is not None and validator.compiled.operation(operation).body_valid(
+                upstream.status, upstream.content_type.partition(";")[0].strip().lower(), upstream.body, parsed):
+            return []  # valid, said without building the view openapi-core would need
+        return validator.schema_violations(ctx.request, _schema_view(ctx, reply), operation, parsed)
+
+    return check
+
+
+def _schema_view(ctx: Context, reply: Response) -> Response:
+    """The reply as openapi-core reads it: the upstream's status, Content-Type and bytes."""
+    upstream = ctx.upstream
+    if upstream is None:
+        return reply
+    view = Response(upstream.body, status=upstream.status)
+    if upstream.content_type:
+        view.headers["Content-Type"] = upstream.content_type
+    return view
