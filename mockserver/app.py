@@ -21,10 +21,10 @@ from werkzeug.exceptions import HTTPException
 
 from mockserver.context import Context, ResponseOutcome
 from mockserver.contract import replies
+from mockserver.contract.replies import SelfCheckError
 from mockserver.control.api import blueprint
 from mockserver.pipeline.passage import arrive, current_request, depart, on_the_way_in, on_the_way_out
 from mockserver.pipeline.stages import run
-from mockserver.produce.documented import SelfCheckError
 from mockserver.serving.replay import Replay
 from mockserver.serving.request_size import limit_request_size, read_body_first
 from mockserver.serving.turns import WSGIApp, in_turn

@@ -76,3 +76,18 @@ def test_an_import_against_the_direction_is_found() -> None:
              "mockserver.control.api": {"mockserver.pipeline.stages"}}
     assert wrong_way(graph) == ["mockserver.control.api → mockserver.pipeline.stages",
                                 "mockserver.store.journal → mockserver.pipeline.stages"]
+
+
+PRODUCERS = {"mockserver.produce.usage", "mockserver.produce.documented", "mockserver.produce.proxy"}
+
+
+def test_only_the_produce_stage_reaches_the_producers() -> None:
+    """The stages refuse, negotiate and judge with what ``produce.negotiation`` and ``produce.prefer``
+    decide; the producers themselves are reached through ``produce.dispatch`` alone."""
+    graph = import_graph()
+    reaching = sorted(module for module, targets in graph.items()
+                      if targets & PRODUCERS and not module.startswith("mockserver.produce.")
+                      and module not in HUBS | TOP)
+    assert reaching == [], reaching
+    assert "mockserver.produce.dispatch" in graph["mockserver.pipeline.stages"]
+    assert not PRODUCERS & graph["mockserver.produce.negotiation"]

@@ -8,7 +8,7 @@ compiled by ``jsonschema-rs`` (Rust, one validator per response and media type) 
 about a microsecond, and answers ``None`` — "ask openapi-core" — for any shape it does not cover.
 
 Only verdicts come from here. A request or body found wanting is judged again by openapi-core, so
-every message a user reads is still openapi-core's; ``tests/mockserver/test_compiled_oracle.py`` checks,
+every message a user reads is still openapi-core's; ``tests/mockserver/contract/test_compiled.py`` checks,
 on generated requests and bodies, that both reach the same verdict.
 """
 
@@ -49,7 +49,7 @@ FORMATS = {"date": _is_date}
 UNSUPPORTED = frozenset({"pattern", "patternProperties", "discriminator", "$dynamicRef", "$recursiveRef"})
 """Keywords jsonschema-rs reads otherwise than openapi-core (``pattern`` is ECMA-262 there and
 Python's ``re`` here; ``discriminator`` is a schema choice to openapi-core, an annotation to
-jsonschema-rs): a schema using one is left to openapi-core (tests/mockserver/test_compiled_oracle.py)."""
+jsonschema-rs): a schema using one is left to openapi-core (tests/mockserver/contract/test_compiled.py)."""
 NOT_SCHEMAS = frozenset({"xml", "externalDocs", "example", "examples", "default", "const", "enum",
                          "deprecated", "readOnly", "writeOnly", "title", "description"})
 """Keywords whose values are data or annotations, not subschemas: a ``format`` key inside is no format."""

@@ -70,3 +70,8 @@ def problem(kind: str, title: str, status: int, detail: str, **extra: Any) -> Re
     body = {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail, **extra}
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     return Response(data, status=status, mimetype="application/problem+json")
+
+
+class SelfCheckError(RuntimeError):
+    """A generated response broke the contract or a rule (a defect in the mock, never served: the
+    reply is :func:`problem` ``self-check-failed``)."""

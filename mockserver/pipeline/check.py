@@ -20,12 +20,13 @@ from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, u
 from crosmos_contract.judge import Judgement, JudgeSettings, SchemaCheck, judge, judge_as_written, judge_operation
 from crosmos_contract.rules import Violation
 from mockserver.context import Check, Context, Mode, ResponseOutcome
+from mockserver.contract import replies
 from mockserver.contract.compiled import UNPARSED
+from mockserver.contract.replies import SelfCheckError
 from mockserver.model.auth import credential_of, mask_credentials
-from mockserver.produce.documented import SelfCheckError
-from mockserver.produce.proxy import VIOLATIONS_HEADER, violation_reply
 
 log = logging.getLogger("mockserver.access")
+VIOLATIONS_HEADER = "X-Mock-Violations"  # proxy mode: how many ways the upstream's reply breaks the contract
 # Neither the mock nor its proxy knows which tokens are valid, and latency is no verdict here.
 UNCHECKED = JudgeSettings(token=None, max_response_time=None)
 
@@ -156,3 +157,9 @@ def _schema_view(ctx: Context, reply: Response) -> Response:
     if upstream.content_type:
         view.headers["Content-Type"] = upstream.content_type
     return view
+
+
+def violation_reply(violations: Sequence[str], upstream_status: int) -> Response:
+    return replies.problem("contract-violation", "The upstream broke the contract", 502,
+                           f"{len(violations)} violation(s) in the upstream's {upstream_status} reply",
+                           upstream_status=upstream_status, violations=list(violations))

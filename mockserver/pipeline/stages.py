@@ -26,9 +26,8 @@ from mockserver.model.scenarios import rate_limit_rpm
 from mockserver.pipeline.check import check_output, conclude
 from mockserver.produce import prefer
 from mockserver.produce.dispatch import produce
-from mockserver.produce.documented import preference_problem, servable_errors
+from mockserver.produce.negotiation import inverted_window_refusal, preference_problem, requested_error, servable_errors
 from mockserver.produce.prefer import PreferenceError
-from mockserver.produce.usage import inverted_window_refusal, requested_error
 from mockserver.settings import CONTROL_PREFIX
 from mockserver.store.journal import summarize_errors
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask import Response
 
 from mockserver.context import GIVE_WAY, Check, Context, Mode, ResponseOutcome
-from mockserver.produce.documented import preference_problem, serve_documented
+from mockserver.produce.documented import serve_documented
+from mockserver.produce.negotiation import preference_problem
 from mockserver.produce.prefer import PreferenceError
 from mockserver.produce.proxy import UpstreamError
 from mockserver.produce.usage import serve_usage

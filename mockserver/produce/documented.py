@@ -13,30 +13,16 @@ from typing import Any
 
 from flask import Response
 
-from mockserver.context import Check, Context, ResponseOutcome
+from mockserver.context import Check, Context
 from mockserver.contract import examples, generator, replies
 from mockserver.contract.operations import Operation
+from mockserver.contract.replies import SelfCheckError
 from mockserver.model.scenarios import SCENARIOS
+from mockserver.produce.negotiation import servable_errors
 from mockserver.produce.prefer import PreferenceError, Preferences
 from mockserver.state import ContractRuntime
 
-REQUESTED_ERRORS = ("401", "403", "429", "500", "503")
 """Statuses production sends that the contract does not document, servable with ``Prefer: code=``."""
-
-
-class SelfCheckError(RuntimeError):
-    """A generated response broke the contract or a rule (a defect in the mock, never served)."""
-
-
-def servable_errors(operation: Operation) -> tuple[str, ...]:
-    """The production errors ``operation`` may be asked for: no 401/403 where there is no security."""
-    return tuple(c for c in REQUESTED_ERRORS if c not in ("401", "403") or operation.requires_auth)
-
-
-def preference_problem(ctx: Context, exc: PreferenceError) -> Response:
-    ctx.response_outcome = ResponseOutcome.MOCK_ERROR
-    ctx.problems = [*ctx.problems, exc.detail]
-    return replies.problem(exc.kind, exc.title, 400, exc.detail, valid=exc.valid)
 
 
 def serve_documented(ctx: Context, operation: Operation) -> Response:

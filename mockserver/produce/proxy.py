@@ -19,7 +19,6 @@ import socket
 import ssl
 import threading
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -30,7 +29,6 @@ from mockserver.contract import replies
 
 log = logging.getLogger("mockserver.proxy")  # the name its log lines have always carried
 MAX_BODY = 10 * 1024 * 1024
-VIOLATIONS_HEADER = "X-Mock-Violations"
 _HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
@@ -222,10 +220,3 @@ def _cause_name(error: BaseException) -> str:
     if isinstance(error, ConnectionError | socket.gaierror | http.client.RemoteDisconnected):
         return "ConnectionError"
     return type(error).__name__
-
-
-def violation_reply(violations: Sequence[str], upstream_status: int) -> Response:
-    return replies.problem("contract-violation", "The upstream broke the contract", 502,
-                           f"{len(violations)} violation(s) in the upstream's {upstream_status} reply",
-                           upstream_status=upstream_status, violations=list(violations))
-

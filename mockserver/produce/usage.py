@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import functools
 import random
-from datetime import date
 from typing import Any
 
 from flask import Response
 
-from crosmos_contract import rules
-from mockserver.context import Check, Context, RequestOutcome, ResponseOutcome
+from mockserver.context import Check, Context
 from mockserver.contract import generator, replies
 from mockserver.contract.operations import Operation
-from mockserver.model import faults
-from mockserver.model.scenarios import DEFAULT, SCENARIOS, rate_limit_rpm
+from mockserver.model.scenarios import DEFAULT, SCENARIOS
 from mockserver.produce.documented import (
     chosen_status,
     refuse_broken_example,
@@ -28,46 +25,8 @@ from mockserver.produce.documented import (
     serve_documented,
     unknown_example,
 )
+from mockserver.produce.negotiation import usage_period
 from mockserver.produce.prefer import SCENARIO_HEADER
-
-
-def usage_period(today: date, ctx: Context) -> tuple[date, date]:
-    """The window a usage request asks for, its missing ends defaulted (PERIOD-001/002)."""
-    values = ctx.verdict.values
-    return rules.default_period(today, values.get("start_date"), values.get("end_date"))
-
-
-def inverted_window_refusal(ctx: Context) -> Response | None:
-    """The reference's 422 when the window, given or defaulted, ends before it starts; else None."""
-    start, end = usage_period(ctx.mock.settings.clock(), ctx)
-    if rules.window_is_valid(start, end):
-        return None
-    from mockserver.contract.params import value_error
-
-    name = "start_date" if ctx.verdict.values.get("start_date") is not None else "end_date"
-    raw = ctx.request.args.getlist(name)[-1]
-    ctx.request_outcome = RequestOutcome.INVALID
-    ctx.problems = [f"query.{name}: start_date must be on or before end_date"]
-    return replies.validation_error([value_error(("query", name), raw, "start_date must be on or before end_date")])
-
-
-def requested_error(ctx: Context, code: str) -> Response:
-    """What production answers for ``code``, marked as asked for: a UI's error states on demand.
-
-    Not a contract break (the journal says ``fault``, as for the fault settings).
-    """
-    if code in ("401", "403"):
-        response = replies.not_authenticated() if code == "401" else replies.forbidden()
-    elif code == "429":
-        rpm = -1
-        if ctx.usage and ctx.scenario is not None and ctx.org is not None:
-            rpm = rate_limit_rpm(ctx.scenario, ctx.mock.ledger, ctx.org)
-        response = faults.rate_limited(rpm if rpm > 0 else 60, faults.REQUESTED_RETRY_AFTER_S)
-    else:
-        response = faults.error_response(int(code))
-    ctx.fault, ctx.response_outcome = faults.REQUESTED, ResponseOutcome.FAULT
-    response.headers["Preference-Applied"] = f"code={code}"
-    return response
 
 
 def serve_usage(ctx: Context, operation: Operation) -> Response:

@@ -13,10 +13,10 @@ from flask import Flask
 
 from mockserver.app import create_app
 from mockserver.context import Context
+from mockserver.contract.replies import SelfCheckError
 from mockserver.model.faults import FaultSettings
 from mockserver.pipeline import stages
 from mockserver.pipeline.check import check_output
-from mockserver.produce.documented import SelfCheckError
 from mockserver.state import state
 
 TOKEN = "csk_stage_test_token"
