@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
@@ -83,29 +83,26 @@ class Window(StrEnum):
 
 @dataclass(frozen=True)
 class Expectation:
+    """What a request asks of the server, read once: the judge reads these as plain values."""
+
     auth: AuthReading
     start: DateParam
     end: DateParam
     unknown_params: tuple[str, ...]
     oversized: bool
     window: Window
+    params: tuple[DateParam, DateParam] = field(init=False)
+    invalid: tuple[DateParam, ...] = field(init=False)
+    doubtful: tuple[DateParam, ...] = field(init=False)  # a strict server may reject them, a lax one accept
+    extreme: bool = field(init=False)
 
-    @property
-    def params(self) -> tuple[DateParam, DateParam]:
-        return (self.start, self.end)
-
-    @property
-    def invalid(self) -> tuple[DateParam, ...]:
-        return tuple(p for p in self.params if p.reading is Reading.INVALID)
-
-    @property
-    def doubtful(self) -> tuple[DateParam, ...]:
-        """Parameters a strict server may reject and a lax one accept."""
-        return tuple(p for p in self.params if p.reading in (Reading.LAX, Reading.UNCLEAR))
-
-    @property
-    def extreme(self) -> bool:
-        return any(p.value is not None and not _EXTREME_LOW < p.value < _EXTREME_HIGH for p in self.params)
+    def __post_init__(self) -> None:
+        params = (self.start, self.end)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "invalid", tuple(p for p in params if p.reading is Reading.INVALID))
+        object.__setattr__(self, "doubtful", tuple(p for p in params if p.reading in (Reading.LAX, Reading.UNCLEAR)))
+        object.__setattr__(self, "extreme", any(p.value is not None and not _EXTREME_LOW < p.value < _EXTREME_HIGH
+                                                for p in params))
 
 
 def read_auth(header: str | None, token: str | None, also_valid: Sequence[str] = ()) -> AuthReading:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -25,15 +25,14 @@ class Operation:
     bearer_auth: bool  # judged like the reference's HTTPBearer (else openapi-core's verdict alone)
     auth_in_authorization: bool  # every scheme reads only the Authorization header
 
-    @property
-    def is_usage(self) -> bool:
-        return self.method == "GET" and self.path == USAGE_PATH
+    is_usage: bool = field(init=False)
+    cacheable_validation: bool = field(init=False)  # its verdict depends only on method, path, query, auth header
 
-    @property
-    def cacheable_validation(self) -> bool:
-        """Validation depends only on method, path, query and the auth header."""
-        return (self.auth_in_authorization and "requestBody" not in self.spec
-                and all(p.get("in") in ("query", "path") for p in self.parameters))
+    def __post_init__(self) -> None:
+        """Facts every request reads, worked out once at load (plain values, no call per request)."""
+        object.__setattr__(self, "is_usage", self.method == "GET" and self.path == USAGE_PATH)
+        object.__setattr__(self, "cacheable_validation", self.auth_in_authorization and "requestBody" not in self.spec
+                           and all(p.get("in") in ("query", "path") for p in self.parameters))
 
     def success_status(self) -> str:
         statuses = sorted(str(s) for s in self.spec.get("responses", {}))

@@ -85,14 +85,11 @@ class Journal:
     def __init__(self, directory: Path, size: int = 200, cleared_at: Callable[[], float] = lambda: 0.0) -> None:
         self.directory = directory
         self.size = size
+        self.enabled = size > 0  # read by every request: a plain value
         self._cleared_at = cleared_at
         self._lock = threading.Lock()
         self._ring: _Ring | None = None
         self._ring_pid = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.size > 0
 
     def record(self, entry: Entry) -> None:
         if self.size <= 0:
