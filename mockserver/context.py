@@ -8,7 +8,7 @@ A plain object handed to every stage: the pipeline runs without Flask's request 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from flask import Request, Response
@@ -23,6 +23,7 @@ from mockserver.state import ContractRuntime, MockState, UsageKey
 from mockserver.store.shared import ControlSnapshot
 
 ANONYMOUS = Credential(AuthOutcome.OK, "anonymous")
+POLLED = "crosmos.polled"  # environ key: the contract watcher was polled for this request already
 GIVE_WAY = "crosmos.give_way"  # environ key: a callable a request calls before it waits (mockserver.serving.turns)
 
 
@@ -61,7 +62,7 @@ class ResponseOutcome(StrEnum):
 class Context:
     __slots__ = ("allowed", "check", "credential", "delay", "fault", "faults", "keep", "mock", "mode", "operation",
                  "org", "preferences", "problems", "reply", "request", "request_outcome", "response_outcome", "runtime",
-                 "scenario", "sent_at", "snapshot", "started", "upstream", "verdict")
+                 "scenario", "sent_at", "snapshot", "started", "upstream", "verdict", "window")
 
     def __init__(self, mock: MockState, request: Request) -> None:
         self.started = time.perf_counter()
@@ -87,6 +88,7 @@ class Context:
         self.request_outcome = RequestOutcome.UNCHECKED
         self.response_outcome: ResponseOutcome | None = None
         self.problems: list[str] = []
+        self.window: tuple[date, date, date] | None = None  # a usage request's today, start and end, once read
         self.fault: str | None = None
 
     def replayable(self) -> bool:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from flask import Request, Response, g, request
 
-from mockserver.context import Context, Mode, RequestOutcome, ResponseOutcome
+from mockserver.context import POLLED, Context, Mode, RequestOutcome, ResponseOutcome
 from mockserver.model import faults
 from mockserver.model.auth import bearer_token, credential_of, mask_credentials
 from mockserver.produce.dispatch import give_way
@@ -37,8 +37,8 @@ def on_the_way_out(response: Response) -> Response:
 
 
 def arrive(mock: MockState, req: Request) -> Response | None:
-    if mock.watcher is not None:  # every request, so health and the dashboard see an edit too
-        mock.watcher.poll()
+    if mock.watcher is not None and POLLED not in req.environ:  # every request, once: health and the
+        mock.watcher.poll()  # dashboard see an edit too
     if req.method == "OPTIONS":
         return mock.cors.preflight(req)
     return None

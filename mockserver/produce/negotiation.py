@@ -42,8 +42,10 @@ def usage_period(today: date, ctx: Context) -> tuple[date, date]:
 
 def inverted_window_refusal(ctx: Context) -> Response | None:
     """The reference's 422 when the window, given or defaulted, ends before it starts; else None."""
-    start, end = usage_period(ctx.mock.settings.clock(), ctx)
+    today = ctx.mock.settings.clock()
+    start, end = usage_period(today, ctx)
     if rules.window_is_valid(start, end):
+        ctx.window = (today, start, end)  # the producer serves this window: read once per request
         return None
     from mockserver.contract.params import value_error
 

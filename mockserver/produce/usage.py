@@ -31,8 +31,11 @@ from mockserver.produce.prefer import SCENARIO_HEADER
 
 def serve_usage(ctx: Context, operation: Operation) -> Response:
     mock, preferences = ctx.mock, ctx.preferences
-    today = mock.settings.clock()
-    start, end = usage_period(today, ctx)
+    if ctx.window is not None:
+        today, start, end = ctx.window
+    else:
+        today = mock.settings.clock()
+        start, end = usage_period(today, ctx)
     org = ctx.credential.org_key
     keep = True
     if preferences is not None:

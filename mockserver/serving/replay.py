@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from mockserver.context import POLLED
 from mockserver.pipeline.passage import REPLAY_FACTS, ReplyFacts, record
 from mockserver.settings import CONTROL_PREFIX
 from mockserver.state import MockState
@@ -60,6 +61,7 @@ class Replay:
         mock = self.mock
         if mock.watcher is not None:
             mock.watcher.poll()  # a reload bumps the contract's generation before the key is read
+            environ[POLLED] = True
         headers = tuple([item for item in environ.items() if item[0][:5] == "HTTP_"])  # in arrival order
         return (path, get("QUERY_STRING"), get("CONTENT_TYPE"), length, headers, mock.store.snapshot().generation,
                 mock.contract_generation, mock.settings.clock())
