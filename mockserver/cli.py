@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -152,7 +153,7 @@ def _build_and_serve(settings: MockSettings, host: str, port: int, workers: int,
         watcher = app.extensions[EXTENSION].watcher
         serve(app, ServerOptions(host=host, port=port, workers=workers, threads=threads,
                                  welcome=functools.partial(welcome, control=control, own_tokens=bool(settings.tokens),
-                                                           tls=tls is not None),
+                                                           tls=tls is not None, upstream=settings.upstream),
                                  on_worker_start=watcher.start_timer if watcher is not None else None,
                                  tls=tls))
     except PortInUseError as exc:
@@ -189,17 +190,25 @@ def export_command(out: Path, today: date | None, seed: int, token: str) -> None
         click.echo(path)
 
 
-def welcome(url: str, *, control: bool, own_tokens: bool = False, tls: bool = False) -> str:
+def welcome(url: str, *, control: bool, own_tokens: bool = False, tls: bool = False,
+            upstream: str | None = None) -> str:
     """What a newcomer needs on the first screen: where to look, a token, one request, how to stop.
 
     With ``--token``, only those tokens work, and they are never printed: the example names a
-    shell variable instead. Over TLS, curl needs the CA that signed the certificate.
+    shell variable instead. Over TLS, curl needs the CA that signed the certificate. In proxy mode
+    the upstream decides which credentials work, so no sample token is offered.
     """
     lines = []
     if control:
         lines.append(f"  dashboard     {url}{CONTROL_PREFIX}/")
     ca = " --cacert YOUR-CA.pem" if tls else ""
-    if own_tokens:
+    if upstream is not None:
+        parts = urlsplit(upstream)  # never a user:password the URL may hold
+        shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+        lines += [f"  proxying to   {shown}   (every reply judged against the contract)",
+                  "  token         the upstream's: it decides which credentials work",
+                  f"  try           curl -s{ca} -H \"Authorization: Bearer $TOKEN\" {url}/api/v1/usage"]
+    elif own_tokens:
         lines += ["  token         only the ones given with --token",
                   f"  try           curl -s{ca} -H \"Authorization: Bearer $TOKEN\" {url}/api/v1/usage"]
     else:

@@ -60,9 +60,34 @@ class ResponseOutcome(StrEnum):
 
 
 class Context:
-    __slots__ = ("allowed", "check", "credential", "delay", "fault", "faults", "keep", "mock", "mode", "operation",
-                 "org", "preferences", "problems", "reply", "request", "request_outcome", "response_outcome", "runtime",
-                 "scenario", "sent_at", "snapshot", "started", "upstream", "verdict", "window")
+    __slots__ = (
+        "allowed",
+        "check",
+        "credential",
+        "delay",
+        "fault",
+        "faults",
+        "keep",
+        "mock",
+        "mode",
+        "operation",
+        "org",
+        "preferences",
+        "problems",
+        "reply",
+        "request",
+        "request_outcome",
+        "response_outcome",
+        "runtime",
+        "scenario",
+        "sent_at",
+        "snapshot",
+        "started",
+        "upstream",
+        "usage",
+        "verdict",
+        "window",
+    )
 
     def __init__(self, mock: MockState, request: Request) -> None:
         self.started = time.perf_counter()
@@ -88,6 +113,7 @@ class Context:
         self.request_outcome = RequestOutcome.UNCHECKED
         self.response_outcome: ResponseOutcome | None = None
         self.problems: list[str] = []
+        self.usage = False  # the request is the usage operation (set by ``route``)
         self.window: tuple[date, date, date] | None = None  # a usage request's today, start and end, once read
         self.fault: str | None = None
 
@@ -100,7 +126,3 @@ class Context:
                 and self.fault is None and self.response_outcome is not ResponseOutcome.MOCK_ERROR
                 and (preferences is None or not preferences.dynamic)
                 and self.request.method == "GET")
-
-    @property
-    def usage(self) -> bool:
-        return self.operation is not None and self.operation.is_usage

@@ -47,6 +47,7 @@ def route(ctx: Context) -> Response | None:
     """The operation the request names; a path or method outside the contract ends here (mock mode)."""
     match = ctx.runtime.index.match(ctx.request.method, ctx.request.path)
     ctx.operation, ctx.allowed = match.operation, tuple(sorted(match.allowed))
+    ctx.usage = match.operation is not None and match.operation.is_usage
     if match.operation is not None:
         return None
     ctx.request_outcome = RequestOutcome.NOT_IN_CONTRACT
