@@ -90,10 +90,8 @@ class CompiledOperation:
         self.query = tuple(QueryParameter(str(p["name"]), params.schema_kind(p.get("schema") or {}),
                                           bool(p.get("required")))
                            for p in operation.parameters if p.get("in") == "query")
-        self.parameters_fast = all(
-            p.get("in") == "query" and "content" not in p
-            and params.schema_kind(p.get("schema") or {}) in PARAM_KINDS
-            for p in operation.parameters)
+        self.parameters_fast = (all(p.get("in") == "query" and "content" not in p for p in operation.parameters)
+                                and all(parameter.kind in PARAM_KINDS for parameter in self.query))
         self._document, self._registry = document, registry
         self._bodies: dict[tuple[str, str], jsonschema_rs.Validator | None] = {}
         self._lock = threading.Lock()

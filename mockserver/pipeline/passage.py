@@ -51,15 +51,20 @@ def depart(mock: MockState, req: Request, ctx: Context | None, response: Respons
         if ctx.fault is not None:  # every fault reply says which fault it is
             response.headers[faults.FAULT_HEADER] = ctx.fault
     mock.cors.decorate(req, response)
-    facts = None
-    if ctx is not None and (mock.journal.enabled or mock.settings.access_log or ctx.replayable()):
+    recorded = mock.journal.enabled or mock.settings.access_log
+    if ctx is None:
+        if recorded:
+            record(mock, req.remote_addr, req.method, response.status_code, ReplyFacts(redacted_target(req)), None,
+                   None, started, started)
+        return response
+    replayable = ctx.replayable()
+    if recorded or replayable:
         facts = reply_facts(ctx, req)
-    if mock.journal.enabled or mock.settings.access_log:
-        journaled = ctx.started if ctx is not None else started
-        record(mock, req.remote_addr, req.method, response.status_code, facts or ReplyFacts(redacted_target(req)),
-               str(ctx.mode) if ctx is not None else None, ctx.fault if ctx is not None else None, journaled, started)
-    if facts is not None and ctx is not None and ctx.replayable():
-        req.environ[REPLAY_FACTS] = facts
+        if recorded:
+            record(mock, req.remote_addr, req.method, response.status_code, facts, str(ctx.mode), ctx.fault,
+                   ctx.started, started)
+        if replayable:
+            req.environ[REPLAY_FACTS] = facts
     return response
 
 

@@ -34,6 +34,7 @@ _HOP_BY_HOP = frozenset({
     "transfer-encoding", "upgrade", "host", "content-length",
 })
 _NOT_KEPT = _HOP_BY_HOP | {"content-encoding"}  # the body was decoded
+_CLOSED_UNDER_US = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)  # a kept-alive reuse
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})  # safe to send twice (RFC 9110)
 _NOT_FORWARDED_BACK = {"date", "server"}  # our server states its own
 
@@ -74,6 +75,22 @@ class UpstreamError(Exception):
     def to_response(self) -> Response:
         return replies.problem(self.kind, self.title, self.status, self.detail)
 
+    @classmethod
+    def unreachable(cls, upstream: str, error: BaseException) -> UpstreamError:
+        return cls("upstream-unreachable", "The upstream cannot be reached", f"{upstream}: {_cause_name(error)}")
+
+    @classmethod
+    def timeout(cls, detail: str) -> UpstreamError:
+        return cls("upstream-timeout", "The upstream did not answer in time", detail, 504)
+
+    @classmethod
+    def too_large(cls, detail: str) -> UpstreamError:
+        return cls("upstream-too-large", "The upstream's reply is too large", detail)
+
+    @classmethod
+    def broken(cls, detail: str) -> UpstreamError:
+        return cls("upstream-broken-reply", "The upstream's reply broke off", detail)
+
 
 class Proxy:
     """Forwards over one kept-alive ``http.client`` connection per worker thread.
@@ -109,20 +126,15 @@ class Proxy:
             try:
                 connection.request(request.method, target, body=body, headers=headers)
                 reply = connection.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self._drop()
-                if reused and attempt == 1 and request.method in _IDEMPOTENT:
-                    continue  # the upstream closed a kept-alive connection as we used it: once more, anew
-                raise UpstreamError("upstream-unreachable", "The upstream cannot be reached",
-                                    f"{self.upstream}: {_cause_name(exc)}") from None
             except TimeoutError:
                 self._drop()
-                raise UpstreamError("upstream-timeout", "The upstream did not answer in time",
-                                    f"no answer from {self.upstream} within {self.timeout[1]:.0f}s", 504) from None
+                raise UpstreamError.timeout(f"no answer from {self.upstream} within {self.timeout[1]:.0f}s") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop()
-                raise UpstreamError("upstream-unreachable", "The upstream cannot be reached",
-                                    f"{self.upstream}: {_cause_name(exc)}") from None
+                closed_under_us = isinstance(exc, _CLOSED_UNDER_US)
+                if closed_under_us and reused and attempt == 1 and request.method in _IDEMPOTENT:
+                    continue  # the upstream closed a kept-alive connection as we used it: once more, anew
+                raise UpstreamError.unreachable(self.upstream, exc) from None
             return self._read(reply)
         raise AssertionError("unreachable: the second attempt returns or raises")
 
@@ -131,14 +143,12 @@ class Proxy:
             data = reply.read(MAX_BODY + 1)
             if len(data) > MAX_BODY:
                 self._drop()  # the rest is still on the wire
-                raise UpstreamError("upstream-too-large", "The upstream's reply is too large",
-                                    f"more than {MAX_BODY // 1024 // 1024} MiB")
+                raise UpstreamError.too_large(f"more than {MAX_BODY // 1024 // 1024} MiB")
             if reply.length:  # read(n) returns what came before the connection closed, owing the rest
                 raise http.client.IncompleteRead(data, reply.length)
         except (OSError, http.client.HTTPException) as exc:
             self._drop()
-            raise UpstreamError("upstream-broken-reply", "The upstream's reply broke off",
-                                f"{self.upstream}: {_cause_name(exc)}") from None
+            raise UpstreamError.broken(f"{self.upstream}: {_cause_name(exc)}") from None
         if reply.will_close:
             self._drop()
         headers = reply.getheaders()
@@ -161,11 +171,9 @@ class Proxy:
         try:
             connection.connect()
         except TimeoutError:
-            raise UpstreamError("upstream-timeout", "The upstream did not answer in time",
-                                f"no connection to {self.upstream} within {self.timeout[0]:.0f}s", 504) from None
+            raise UpstreamError.timeout(f"no connection to {self.upstream} within {self.timeout[0]:.0f}s") from None
         except OSError as exc:
-            raise UpstreamError("upstream-unreachable", "The upstream cannot be reached",
-                                f"{self.upstream}: {_cause_name(exc)}") from None
+            raise UpstreamError.unreachable(self.upstream, exc) from None
         assert connection.sock is not None
         connection.sock.settimeout(self.timeout[1])
         self._local.connection = connection
@@ -205,11 +213,9 @@ def _decoded(data: bytes, encoding: str, upstream: str) -> bytes:
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             out = inflater.decompress(data, MAX_BODY + 1)
     except zlib.error:
-        raise UpstreamError("upstream-broken-reply", "The upstream's reply broke off",
-                            f"{upstream}: a {encoding} body that does not decode") from None
+        raise UpstreamError.broken(f"{upstream}: a {encoding} body that does not decode") from None
     if len(out) > MAX_BODY:
-        raise UpstreamError("upstream-too-large", "The upstream's reply is too large",
-                            f"more than {MAX_BODY // 1024 // 1024} MiB once decoded")
+        raise UpstreamError.too_large(f"more than {MAX_BODY // 1024 // 1024} MiB once decoded")
     return out
 
 
