@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import io
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from types import FrameType
 from typing import Any
 
 from bench import servers
+from bench.profile import _environ, drain
 
 PROJECT_PACKAGES = ("mockserver", "crosmos_contract")
 WARMUP_QUERY = "start_date=2026-01-01&end_date=2026-01-31"
@@ -160,14 +160,6 @@ def count_moves(call: Callable[[], Any], project: ProjectModules) -> tuple[Any, 
     return result, moves
 
 
-def _environ(path: str, query: str) -> dict[str, Any]:
-    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "4010", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "127.0.0.1:4010", "HTTP_AUTHORIZATION": f"Bearer {servers.TOKEN}",
-            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False, "wsgi.version": (1, 0)}
-
-
 def _request(app: Callable[..., Iterable[bytes]], query: str) -> tuple[str, bytes]:
     """One GET of the usage path through the WSGI app: its status line and body (closed after reading)."""
     status: list[str] = []
@@ -175,13 +167,7 @@ def _request(app: Callable[..., Iterable[bytes]], query: str) -> tuple[str, byte
     def start_response(line: str, _headers: list[tuple[str, str]], _exc_info: Any = None) -> None:
         status.append(line)
 
-    body = app(_environ(servers.USAGE_PATH, query), start_response)
-    try:
-        data = b"".join(body)
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
+    data = drain(app, _environ(servers.USAGE_PATH, query), start_response)
     return (status[-1] if status else ""), data
 
 

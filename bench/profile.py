@@ -26,11 +26,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import servers
+from bench import distinct, servers
 from bench.load import ensure_wrk
 from bench.variants import WSGIApp, build_app
 
@@ -49,55 +49,50 @@ def _start_response(_status: str, _headers: list[tuple[str, str]], _exc_info: An
     return None
 
 
-def distinct_windows(count: int, first: int) -> list[str]:
-    """``count`` query strings naming usage windows never named before in this process: window
-    ``k`` starts ``k mod 9,000`` days after 2000-01-01 and lasts ``k div 9,000`` days."""
-    origin = date(2000, 1, 1)
-    out = []
-    for k in range(first, first + count):
-        start = origin + timedelta(days=k % 9000)
-        out.append(f"start_date={start.isoformat()}&end_date={(start + timedelta(days=k // 9000)).isoformat()}")
-    return out
-
-
 class Workload:
-    """Requests that are each new to the app: successive calls never repeat a query string."""
+    """Requests that are each new to the app: window numbers counted up from 0, mapped to dates as
+    ``bench/distinct.lua`` maps them (:func:`bench.distinct.query`), so no query string repeats."""
 
     def __init__(self, kind: str) -> None:
         self.kind, self.next = kind, 0
 
-    def take(self, count: int) -> list[tuple[str, dict[str, str]]]:
-        queries = distinct_windows(count, self.next)
+    def take(self, count: int) -> list[tuple[str, bool]]:
+        """``count`` new requests, each a query string and whether it carries the bench's credential."""
+        queries = [distinct.query(k) for k in range(self.next, self.next + count)]
         self.next += count
         if self.kind == "422":  # an impossible end date: refused by the contract, each one new
-            return [(q.replace("end_date=", "end_date=x"), {}) for q in queries]
-        if self.kind == "401":  # no credentials
-            return [(q, {"HTTP_AUTHORIZATION": ""}) for q in queries]
-        return [(q, {}) for q in queries]
+            return [(q.replace("end_date=", "end_date=x"), True) for q in queries]
+        return [(q, self.kind != "401") for q in queries]  # a 401: no credentials
 
 
-def distinct_us(app: WSGIApp, workload: Workload, requests: int, rounds: int = 5) -> float:
-    """Median over ``rounds`` of the mean CPU µs of ``requests`` requests, each new to ``app``."""
-
-    def once(query: str, extra: dict[str, str]) -> None:
-        environ = _environ(servers.USAGE_PATH, query)
-        environ.update(extra)
-        if environ.get("HTTP_AUTHORIZATION") == "":
-            del environ["HTTP_AUTHORIZATION"]
-        body: Iterable[bytes] = app(environ, _start_response)
-        b"".join(body)
+def drain(app: WSGIApp, environ: dict[str, Any], start_response: Callable[..., Any] = _start_response) -> bytes:
+    """One request through ``app``: its body, read whole and closed as a WSGI server would."""
+    body: Iterable[bytes] = app(environ, start_response)
+    try:
+        return b"".join(body)
+    finally:
         close: Callable[[], None] | None = getattr(body, "close", None)
         if close is not None:
             close()
 
-    for query, extra in workload.take(min(500, requests)):
-        once(query, extra)
+
+def _usage_environ(query: str, credentials: bool = True) -> dict[str, Any]:
+    environ = _environ(servers.USAGE_PATH, query)
+    if not credentials:
+        del environ["HTTP_AUTHORIZATION"]
+    return environ
+
+
+def distinct_us(app: WSGIApp, workload: Workload, requests: int, rounds: int = 5) -> float:
+    """Median over ``rounds`` of the mean CPU µs of ``requests`` requests, each new to ``app``."""
+    for query, credentials in workload.take(min(500, requests)):
+        drain(app, _usage_environ(query, credentials))
     figures = []
     for _ in range(rounds):
         batch = workload.take(requests)
         began = time.process_time()
-        for query, extra in batch:
-            once(query, extra)
+        for query, credentials in batch:
+            drain(app, _usage_environ(query, credentials))
         figures.append((time.process_time() - began) / requests * 1e6)
     return statistics.median(figures)
 
@@ -109,18 +104,11 @@ def per_request_us(app: WSGIApp, path: str, requests: int, query: str = "") -> f
     otherwise be billed to whichever layer happened to be running.
     """
 
-    def once() -> None:
-        body: Iterable[bytes] = app(_environ(path, query), _start_response)
-        b"".join(body)
-        close: Callable[[], None] | None = getattr(body, "close", None)
-        if close is not None:
-            close()
-
     for _ in range(min(500, requests)):
-        once()
+        drain(app, _environ(path, query))
     began = time.process_time()
     for _ in range(requests):
-        once()
+        drain(app, _environ(path, query))
     return (time.process_time() - began) / requests * 1e6
 
 
@@ -202,12 +190,12 @@ def stage_split(requests: int) -> dict[str, float]:
             app = build_app("mock", access_log=True)
             workload = Workload("200")
             for query, _ in workload.take(min(500, requests)):
-                b"".join(app(_environ(servers.USAGE_PATH, query), _start_response))
+                drain(app, _usage_environ(query))
             spent.clear()
             batch = workload.take(requests)
             began = time.process_time()
             for query, _ in batch:
-                b"".join(app(_environ(servers.USAGE_PATH, query), _start_response))
+                drain(app, _usage_environ(query))
             total = (time.process_time() - began) / requests * 1e6
             logging.getLogger().handlers.clear()
     finally:
