@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -86,7 +86,7 @@ class CompiledOperation:
 
     def __init__(self, operation: Operation, document: Mapping[str, Any], registry: jsonschema_rs.Registry) -> None:
         self.operation = operation
-        self.security = _security(operation, document)
+        self.security = _security(operation)
         self.query = tuple(QueryParameter(str(p["name"]), params.schema_kind(p.get("schema") or {}),
                                           bool(p.get("required")))
                            for p in operation.parameters if p.get("in") == "query")
@@ -172,17 +172,14 @@ def _response_key(operation: Operation, status: str) -> str | None:
     return None
 
 
-def _security(operation: Operation, document: Mapping[str, Any]) -> tuple[tuple[_HttpScheme, ...], ...] | None:
+def _security(operation: Operation) -> tuple[tuple[_HttpScheme, ...], ...] | None:
     """The requirements as alternatives of HTTP schemes; None when one needs more than the header."""
-    security: Sequence[Mapping[str, Any]] = operation.spec.get("security", document.get("security")) or []
-    schemes: Mapping[str, Any] = (document.get("components") or {}).get("securitySchemes") or {}
     alternatives = []
-    for requirement in security:
+    for requirement in operation.security:
         if not requirement:
             return ()  # an empty requirement: anonymous requests are allowed
         needed = []
-        for name in requirement:
-            scheme = schemes.get(name)
+        for scheme in requirement:
             if not isinstance(scheme, Mapping) or scheme.get("type") != "http":
                 return None  # API keys, OAuth, unknown names: openapi-core's providers decide
             needed.append(_HttpScheme(str(scheme.get("scheme", ""))))

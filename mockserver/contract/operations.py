@@ -24,6 +24,9 @@ class Operation:
     requires_auth: bool
     bearer_auth: bool  # judged like the reference's HTTPBearer (else openapi-core's verdict alone)
     auth_in_authorization: bool  # every scheme reads only the Authorization header
+    # The security requirements that apply (the operation's, else the document's), each scheme as the
+    # document declares it (None: a name the document does not declare).
+    security: tuple[tuple[Mapping[str, Any] | None, ...], ...] = ()
 
     is_usage: bool = field(init=False)
     cacheable_validation: bool = field(init=False)  # its verdict depends only on method, path, query, auth header
@@ -73,12 +76,13 @@ class OperationIndex:
                 names = {(p.get("in"), p.get("name")) for p in spec.get("parameters", [])}
                 params = tuple(spec.get("parameters", [])) + tuple(
                     p for p in shared if (p.get("in"), p.get("name")) not in names)
-                security = spec.get("security", global_security)
+                security = tuple(tuple(schemes.get(name) for name in requirement)
+                                 for requirement in spec.get("security", global_security))
                 requires_auth = any(bool(requirement) for requirement in security)
-                used = [schemes.get(name) or {} for requirement in security for name in requirement]
+                used = [scheme or {} for requirement in security for scheme in requirement]
                 bearer = any(s.get("type") == "http" and str(s.get("scheme", "")).lower() == "bearer" for s in used)
                 in_header = all(s.get("type") in ("http", "oauth2", "openIdConnect") for s in used)
-                operation = Operation(method.upper(), path, spec, params, requires_auth, bearer, in_header)
+                operation = Operation(method.upper(), path, spec, params, requires_auth, bearer, in_header, security)
                 methods[method.upper()] = operation
                 self.operations.append(operation)
             if methods:
