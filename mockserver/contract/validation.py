@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask import Request, Response
 
@@ -44,6 +44,16 @@ class RequestVerdict:
     @property
     def valid(self) -> bool:
         return not self.security_failed and not self.errors
+
+
+class Reply(NamedTuple):
+    """A reply as the body check reads it; ``view`` builds the werkzeug Response openapi-core needs,
+    only when the compiled checks leave the verdict to it."""
+
+    status: int
+    mimetype: str  # lower case, without parameters
+    body: bytes
+    view: Callable[[], Response]
 
 
 class ContractValidator:
@@ -140,25 +150,26 @@ class ContractValidator:
 
     def check_response(self, request: Request, response: Response, operation: Operation) -> tuple[str, ...]:
         """Every way ``response`` breaks the contract (empty when it does not), in openapi-core's words."""
-        return tuple(text for text, _violation in self._response_errors(request, response, operation))
+        reply = Reply(response.status_code, response.mimetype or "", response.get_data(), lambda: response)
+        return tuple(text for text, _violation in self._response_errors(request, reply, operation))
 
-    def schema_violations(self, request: Request, response: Response, operation: Operation,
+    def schema_violations(self, request: Request, reply: Reply, operation: Operation,
                           parsed: Any = UNPARSED) -> list[Violation]:
         """:meth:`check_response` in the catalogue's ids, for the judge (``SchemaCheck``); ``parsed``:
         the body as ``json.loads`` read it, when the judge already did."""
-        return [violation for _text, violation in self._response_errors(request, response, operation, parsed)]
+        return [violation for _text, violation in self._response_errors(request, reply, operation, parsed)]
 
-    def _response_errors(self, request: Request, response: Response, operation: Operation,
+    def _response_errors(self, request: Request, reply: Reply, operation: Operation,
                          parsed: Any = UNPARSED) -> tuple[tuple[str, Violation], ...]:
-        """openapi-core's findings on ``response``, each as text and as a violation: one call per body."""
-        key = (operation.method, operation.path, response.status_code, response.get_data())
-        if self.compiled.operation(operation).body_valid(response.status_code, response.mimetype or "", key[3],
-                                                         parsed):
+        """openapi-core's findings on ``reply``, each as text and as a violation: one call per body."""
+        if self.compiled.operation(operation).body_valid(reply.status, reply.mimetype, reply.body, parsed):
             return ()  # a microsecond or two: cheaper than the cache below, which keeps openapi-core's findings
+        key = (operation.method, operation.path, reply.status, reply.body)
         found = self._bodies.get(key)
         if found is None:
             from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
+            response = reply.view()
             result = self.oracle.unmarshal_response(WerkzeugOpenAPIRequest(request),
                                                       WerkzeugOpenAPIResponse(response))
             found = tuple((_one_line(error), _violation(error, response)) for error in result.errors)

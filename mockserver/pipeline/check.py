@@ -21,8 +21,8 @@ from crosmos_contract.judge import Judgement, JudgeSettings, SchemaCheck, judge,
 from crosmos_contract.rules import Violation
 from mockserver.context import Check, Context, Mode, ResponseOutcome
 from mockserver.contract import replies
-from mockserver.contract.compiled import UNPARSED
 from mockserver.contract.replies import SelfCheckError
+from mockserver.contract.validation import Reply
 from mockserver.model.auth import credential_of, mask_credentials
 
 log = logging.getLogger("mockserver.access")
@@ -138,12 +138,11 @@ def _schema_check(ctx: Context, reply: Response) -> SchemaCheck:
 
     def check(exchange: Exchange) -> Sequence[Violation]:
         received = exchange.response  # its body is the one judged: the reply's, or the upstream's bytes
-        parsed = received.json() if received is not None else UNPARSED
-        validator, upstream = ctx.runtime.validator, ctx.upstream
-        if upstream is not None and validator.compiled.operation(operation).body_valid(
-                upstream.status, upstream.content_type.partition(";")[0].strip().lower(), upstream.body, parsed):
-            return []  # valid, said without building the view openapi-core would need
-        return validator.schema_violations(ctx.request, _schema_view(ctx, reply), operation, parsed)
+        if received is None:
+            return []
+        mimetype = (received.header("Content-Type") or "").partition(";")[0].strip().lower()
+        judged = Reply(received.status, mimetype, received.body, lambda: _schema_view(ctx, reply))
+        return ctx.runtime.validator.schema_violations(ctx.request, judged, operation, received.json())
 
     return check
 
