@@ -1,7 +1,7 @@
 """The mock's Flask app factory: it assembles the pieces and nothing else.
 
-Requests to the contract go straight from WSGI to :mod:`mockserver.pipeline.stages` (the pipeline, stage
-by stage), with :mod:`mockserver.pipeline.passage` around them; the control API and dashboard are
+Requests to the contract go straight from WSGI to :mod:`mockserver.pipeline.passage` (the way in,
+the pipeline's stages, the way out); the control API and dashboard are
 :mod:`mockserver.control.api`'s blueprint, served by Flask. Contract requests skip Flask's request
 context, hooks and routing: they cost 85 µs of CPU a request here, more than the whole pipeline
 (docs/performance.md), and the pipeline reads nothing from them (every stage gets its
@@ -11,7 +11,6 @@ context, hooks and routing: they cost 85 µs of CPU a request here, more than th
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,12 +18,15 @@ from typing import Any
 from flask import Flask, Request, Response
 from werkzeug.exceptions import HTTPException
 
-from mockserver.context import Context, ResponseOutcome
-from mockserver.contract import replies
-from mockserver.contract.replies import SelfCheckError
 from mockserver.control.api import blueprint
-from mockserver.pipeline.passage import arrive, current_request, depart, on_the_way_in, on_the_way_out
-from mockserver.pipeline.stages import run
+from mockserver.pipeline.passage import (
+    current_request,
+    failure_reply,
+    http_error_reply,
+    on_the_way_in,
+    on_the_way_out,
+    serve,
+)
 from mockserver.serving.replay import Replay
 from mockserver.serving.request_size import limit_request_size, read_body_first
 from mockserver.serving.turns import WSGIApp, in_turn
@@ -81,21 +83,6 @@ def emit(reply: Response, environ: dict[str, Any], start_response: Callable[...,
     return reply.response  # type: ignore[return-value]  # a list of bytes: is_sequence, set by set_data
 
 
-def serve(mock: MockState, req: Request, started: float) -> Response:
-    """One request to the contract: on the way in, every stage, on the way out."""
-    ctx: Context | None = None
-    try:
-        reply = arrive(mock, req)
-        if reply is None:
-            ctx = Context(mock, req)
-            reply = run(ctx)
-    except HTTPException as error:  # werkzeug's, e.g. a body it cannot read
-        reply = _http_error_reply(mock, req, error)
-    except Exception as error:
-        reply = _failure_reply(req, ctx, error)
-    return depart(mock, req, ctx, reply, started)
-
-
 def guarded(flask_wsgi: WSGIApp, mock: MockState) -> WSGIApp:
     """The layers every request passes before Flask, outermost first.
 
@@ -111,26 +98,9 @@ def guarded(flask_wsgi: WSGIApp, mock: MockState) -> WSGIApp:
 
 def _http_error(error: HTTPException) -> Response:
     """Flask's handler (the control API): werkzeug's errors as JSON too."""
-    return _http_error_reply(state(), current_request(), error)
+    return http_error_reply(state(), current_request(), error)
 
 
 def _internal_error(error: Exception) -> Response:
     """Flask's handler (the control API)."""
-    return _failure_reply(current_request(), None, error)
-
-
-def _http_error_reply(mock: MockState, req: Request, error: HTTPException) -> Response:
-    """Errors werkzeug raises (an unknown method, a body it cannot read): JSON too."""
-    if error.code == 405:
-        return replies.method_not_allowed(mock.index.match(req.method, req.path).allowed)
-    return replies.json_reply({"detail": error.name}, error.code or 400)
-
-
-def _failure_reply(req: Request, ctx: Context | None, error: Exception) -> Response:
-    """Never a traceback on the wire: a defect in the mock is logged and named as the mock's own."""
-    logging.getLogger(__name__).exception("mock failure on %s %s", req.method, req.path)
-    kind = "self-check-failed" if isinstance(error, SelfCheckError) else "mock-failure"
-    if ctx is not None:
-        ctx.response_outcome = ResponseOutcome.MOCK_ERROR
-    return replies.problem(kind, "The mock could not build a valid response", 500,
-                           f"{type(error).__name__}: {error}"[:500])
+    return failure_reply(current_request(), None, error)

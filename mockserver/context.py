@@ -19,11 +19,10 @@ from mockserver.model.auth import AuthOutcome, Credential
 from mockserver.model.faults import FaultSettings
 from mockserver.produce.prefer import Preferences
 from mockserver.produce.proxy import UpstreamReply
-from mockserver.state import ContractRuntime, MockState, UsageKey
-from mockserver.store.shared import ControlSnapshot
+from mockserver.state import ContractRuntime, MockState, Moment, UsageKey
 
 ANONYMOUS = Credential(AuthOutcome.OK, "anonymous")
-POLLED = "crosmos.polled"  # environ key: the contract watcher was polled for this request already
+MOMENT = "crosmos.moment"  # environ key: the request's Moment, read by mockserver.serving.replay for its key
 GIVE_WAY = "crosmos.give_way"  # environ key: a callable a request calls before it waits (mockserver.serving.turns)
 
 
@@ -70,6 +69,7 @@ class Context:
         "keep",
         "mock",
         "mode",
+        "moment",
         "operation",
         "org",
         "preferences",
@@ -81,7 +81,6 @@ class Context:
         "runtime",
         "scenario",
         "sent_at",
-        "snapshot",
         "started",
         "upstream",
         "usage",
@@ -89,13 +88,14 @@ class Context:
         "window",
     )
 
-    def __init__(self, mock: MockState, request: Request) -> None:
+    def __init__(self, mock: MockState, request: Request, moment: Moment | None = None) -> None:
+        """``moment``: the shared state as the request read it on arrival (read now when not given)."""
         self.started = time.perf_counter()
         self.sent_at = datetime.now(UTC)  # when the request arrived, for the judge's today in proxy mode
         self.mock = mock
         self.request = request
-        self.runtime: ContractRuntime = mock.runtime  # one contract for the whole request, even across a reload
-        self.snapshot: ControlSnapshot = mock.store.snapshot()
+        self.moment = moment if moment is not None else mock.moment()
+        self.runtime: ContractRuntime = self.moment.runtime  # one contract for the whole request, even across a reload
         self.mode = Mode.MOCK if mock.proxy is None else Mode.PROXY
         self.operation: Operation | None = None
         self.allowed: tuple[str, ...] = ()  # methods the path has, when the request's method is not one
@@ -116,13 +116,3 @@ class Context:
         self.usage = False  # the request is the usage operation (set by ``route``)
         self.window: tuple[date, date, date] | None = None  # a usage request's today, start and end, once read
         self.fault: str | None = None
-
-    def replayable(self) -> bool:
-        """Whether this reply is the same for the same request while nothing else changes, so
-        :mod:`mockserver.serving.replay` may answer its twin from memory: no fault, no delay, no
-        randomness (``dynamic``), no live usage, no upstream, and not a defect of the mock."""
-        preferences = self.preferences
-        return (self.mode is Mode.MOCK and self.faults is None and self.delay is None and self.mock.live is None
-                and self.fault is None and self.response_outcome is not ResponseOutcome.MOCK_ERROR
-                and (preferences is None or not preferences.dynamic)
-                and self.request.method == "GET")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from flask import current_app
@@ -58,6 +59,22 @@ class ContractRuntime:
         examples.report(self.broken_examples)
 
 
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """What one request reads of the shared state as it arrives, read once for the whole request:
+    the control settings, the contract, the day, and what follows from them (the fault settings,
+    the server's scenario). The replay key and the pipeline read the same moment, so a reply is
+    never kept under a generation or a day it was not built with; the parts that follow are
+    worked out once per change, not once per request."""
+
+    snapshot: ControlSnapshot
+    runtime: ContractRuntime
+    contract_generation: int
+    today: date
+    faults: FaultSettings | None  # None: no fault is on
+    scenario: str  # the server's scenario (a token's own, or a request's, may override it)
+
+
 @dataclass
 class MockState:
     """Everything the pipeline needs, built once per app."""
@@ -73,6 +90,7 @@ class MockState:
     proxy: Proxy | None = None
     watcher: ContractWatcher | None = None
     contract_generation: int = 0  # one more on every reload: a key part for replayed replies
+    _moment: Moment | None = field(default=None, repr=False)  # the last moment read, while nothing changes
 
     @classmethod
     def build(cls, settings: MockSettings) -> MockState:
@@ -105,6 +123,20 @@ class MockState:
     @property
     def index(self) -> OperationIndex:
         return self.runtime.index
+
+    def moment(self) -> Moment:
+        """The shared state as a request arriving now reads it: the contract watcher polled, the
+        control settings' generation and the day read; the rest reused while none of them changed."""
+        if self.watcher is not None:
+            self.watcher.poll()  # a reload swaps the runtime and bumps the contract's generation
+        snapshot, today, last = self.store.snapshot(), self.settings.clock(), self._moment
+        if (last is not None and last.snapshot is snapshot and last.today == today and last.runtime is self.runtime
+                and last.contract_generation == self.contract_generation):
+            return last
+        faults = self.fault_settings(snapshot)
+        moment = self._moment = Moment(snapshot, self.runtime, self.contract_generation, today,
+                                       faults if faults.active else None, self.server_scenario(snapshot))
+        return moment
 
     def server_scenario(self, snapshot: ControlSnapshot) -> str:
         return snapshot.scenario or self.settings.scenario

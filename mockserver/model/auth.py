@@ -147,6 +147,12 @@ def mask_credentials(text: str, token: str | None = None) -> str:
     return _SECRET_SHAPES.sub(_mask, text)
 
 
+def mask_request(text: str, authorization: str | None) -> str:
+    """:func:`mask_credentials` for text about a request (its target, a problem found with it):
+    the credential its ``Authorization`` header carries is masked too, whatever its scheme."""
+    return mask_credentials(text, credential_of(authorization))
+
+
 def _mask(match: re.Match[str]) -> str:
     name = match.group(1)
     return f"{name}=[REDACTED]" if name else "[REDACTED]"

@@ -52,7 +52,7 @@ def conclude(ctx: Context) -> Response:
     reply, preferences = ctx.reply, ctx.preferences
     assert reply is not None
     if ctx.mock.live is not None and 200 <= reply.status_code < 300 and ctx.org is not None:
-        ctx.mock.live.count_call(ctx.org, ctx.mock.settings.clock())
+        ctx.mock.live.count_call(ctx.org, ctx.moment.today)
     if preferences is not None:
         canned = reply.status_code != 200 or preferences.example is not None  # a documented reply as written
         if not ctx.usage:
@@ -76,7 +76,7 @@ def _judgement(ctx: Context, reply: Response) -> Judgement:
                                server_errors=ctx.mode is Mode.PROXY)
     if ctx.check is Check.AS_WRITTEN:
         return judge_as_written(exchange, schema=schema)
-    todays = [ctx.mock.settings.clock()] if ctx.mode is Mode.MOCK else None  # the upstream's clock counts
+    todays = [ctx.moment.today] if ctx.mode is Mode.MOCK else None  # the upstream's clock counts
     return judge(exchange, UNCHECKED, schema=schema, todays=todays)
 
 

@@ -1,9 +1,10 @@
-"""What every request does on its way in and out, whichever stage replied (and for the control API):
-the contract watcher's poll and CORS preflights on the way in; the delay, the fault header, the
-journal row, CORS headers and the access line on the way out.
+"""One request to the contract from the way in to the way out: the shared state read once as it
+arrives (:meth:`mockserver.state.MockState.moment`), CORS preflights, every stage
+(:mod:`mockserver.pipeline.stages`), then, whichever stage replied, the delay, the fault header,
+CORS headers, the journal row and the access line.
 
-Contract requests call :func:`arrive` and :func:`depart` directly (:mod:`mockserver.app` serves
-them without Flask's request context); the control API reaches them through Flask's hooks.
+Contract requests come here straight from WSGI (:mod:`mockserver.app` serves them without Flask's
+request context); the control API reaches the way in and out through Flask's hooks.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import time
 from typing import NamedTuple
 
 from flask import Request, Response, g, request
+from werkzeug.exceptions import HTTPException
 
-from mockserver.context import POLLED, Context, Mode, RequestOutcome, ResponseOutcome
+from mockserver.context import MOMENT, Context, Mode, RequestOutcome, ResponseOutcome
+from mockserver.contract import replies
+from mockserver.contract.replies import SelfCheckError
 from mockserver.model import faults
-from mockserver.model.auth import bearer_token, credential_of, mask_credentials
+from mockserver.model.auth import mask_request
+from mockserver.pipeline.stages import run
 from mockserver.produce.dispatch import give_way
 from mockserver.state import MockState, state
 from mockserver.store.access_log import access_line, log, worker_pid
@@ -25,10 +30,30 @@ from mockserver.store.journal import Entry
 REPLAY_FACTS = "crosmos.reply_facts"  # environ key: a replayable reply's facts, for mockserver.serving.replay
 
 
+def serve(mock: MockState, req: Request, started: float) -> Response:
+    """One request to the contract: on the way in, every stage, on the way out."""
+    ctx: Context | None = None
+    try:
+        moment = req.environ.get(MOMENT) or mock.moment()  # the replay layer read it for its key
+        reply = mock.cors.preflight(req) if req.method == "OPTIONS" else None
+        if reply is None:
+            ctx = Context(mock, req, moment)
+            reply = run(ctx)
+    except HTTPException as error:  # werkzeug's, e.g. a body it cannot read
+        reply = http_error_reply(mock, req, error)
+    except Exception as error:
+        reply = failure_reply(req, ctx, error)
+    return depart(mock, req, ctx, reply, started)
+
+
 def on_the_way_in() -> Response | None:
-    """Flask's ``before_request`` hook (the control API)."""
+    """Flask's ``before_request`` hook (the control API): health and the dashboard see an edit of the
+    contract too, and a preflight is answered."""
     g.started = time.perf_counter()
-    return arrive(state(), current_request())
+    mock, req = state(), current_request()
+    if mock.watcher is not None:
+        mock.watcher.poll()
+    return mock.cors.preflight(req) if req.method == "OPTIONS" else None
 
 
 def on_the_way_out(response: Response) -> Response:
@@ -36,12 +61,21 @@ def on_the_way_out(response: Response) -> Response:
     return depart(state(), current_request(), None, response, g.get("started", time.perf_counter()))
 
 
-def arrive(mock: MockState, req: Request) -> Response | None:
-    if mock.watcher is not None and POLLED not in req.environ:  # every request, once: health and the
-        mock.watcher.poll()  # dashboard see an edit too
-    if req.method == "OPTIONS":
-        return mock.cors.preflight(req)
-    return None
+def http_error_reply(mock: MockState, req: Request, error: HTTPException) -> Response:
+    """Errors werkzeug raises (an unknown method, a body it cannot read): JSON too."""
+    if error.code == 405:
+        return replies.method_not_allowed(mock.index.match(req.method, req.path).allowed)
+    return replies.json_reply({"detail": error.name}, error.code or 400)
+
+
+def failure_reply(req: Request, ctx: Context | None, error: Exception) -> Response:
+    """Never a traceback on the wire: a defect in the mock is logged and named as the mock's own."""
+    logging.getLogger("mockserver.app").exception("mock failure on %s %s", req.method, req.path)
+    kind = "self-check-failed" if isinstance(error, SelfCheckError) else "mock-failure"
+    if ctx is not None:
+        ctx.response_outcome = ResponseOutcome.MOCK_ERROR
+    return replies.problem(kind, "The mock could not build a valid response", 500,
+                           f"{type(error).__name__}: {error}"[:500])
 
 
 def depart(mock: MockState, req: Request, ctx: Context | None, response: Response, started: float) -> Response:
@@ -57,7 +91,7 @@ def depart(mock: MockState, req: Request, ctx: Context | None, response: Respons
             record(mock, req.remote_addr, req.method, response.status_code, ReplyFacts(redacted_target(req)), None,
                    None, started, started)
         return response
-    replayable = ctx.replayable()
+    replayable = _replayable(ctx)
     if recorded or replayable:
         facts = reply_facts(ctx, req)
         if recorded:
@@ -66,6 +100,17 @@ def depart(mock: MockState, req: Request, ctx: Context | None, response: Respons
         if replayable:
             req.environ[REPLAY_FACTS] = facts
     return response
+
+
+def _replayable(ctx: Context) -> bool:
+    """Whether this reply is the same for the same request while nothing else changes, so
+    :mod:`mockserver.serving.replay` may answer its twin from memory: no fault, no delay, no
+    randomness (``dynamic``), no live usage, no upstream, and not a defect of the mock."""
+    preferences = ctx.preferences
+    return (ctx.mode is Mode.MOCK and ctx.faults is None and ctx.delay is None and ctx.mock.live is None
+            and ctx.fault is None and ctx.response_outcome is not ResponseOutcome.MOCK_ERROR
+            and (preferences is None or not preferences.dynamic)
+            and ctx.request.method == "GET")
 
 
 class ReplyFacts(NamedTuple):
@@ -124,17 +169,11 @@ def _delay(ctx: Context) -> None:
 def _redacted_problems(ctx: Context, req: Request) -> list[str]:
     problems = ctx.problems
     if problems:
-        token = credential_of(req.headers.get("Authorization"))
-        problems = [mask_credentials(problem, token) for problem in problems]
+        authorization = req.environ.get("HTTP_AUTHORIZATION")
+        problems = [mask_request(problem, authorization) for problem in problems]
     return problems
 
 
 def redacted_target(req: Request) -> str:
     """The request's path and query for logs and the journal, credentials masked."""
-    target = req.full_path if req.query_string else req.path
-    authorization = req.headers.get("Authorization")
-    if "=" not in target and "csk_" not in target and "eyJ" not in target:
-        token = bearer_token(authorization)
-        if not token or token not in target:
-            return target  # nothing that could be a credential: skip the regex
-    return mask_credentials(target, credential_of(authorization))
+    return mask_request(req.full_path if req.query_string else req.path, req.environ.get("HTTP_AUTHORIZATION"))

@@ -6,7 +6,7 @@ returns a reply (the request ends there) or None (on to the next). The list *is*
     latency → route → validate_request → authenticate_request → choose_scenario → refuse_invalid →
     read_preferences → inject_faults → produce → check_output → conclude
 
-and :mod:`mockserver.pipeline.passage` runs after every reply (the delay, the journal, CORS, the access
+and :mod:`mockserver.pipeline.passage` runs them, and runs after every reply (the delay, the journal, CORS, the access
 log). Proxy mode runs the same list: the stages that refuse a request only record in proxy mode
 (the upstream's answer to it is what is judged), ``produce`` forwards instead of generating, and
 ``check_output`` judges the upstream's reply with the same judge the mock applies to its own.
@@ -36,8 +36,8 @@ Stage = Callable[[Context], Response | None]
 
 def latency(ctx: Context) -> Response | None:
     """The latency fault slows every reply, refusals included; ``Prefer: delay`` may override it."""
-    settings = ctx.mock.fault_settings(ctx.snapshot)
-    if settings.active:
+    settings = ctx.moment.faults
+    if settings is not None:
         ctx.faults = settings
         ctx.delay = settings.latency
     return None
@@ -100,11 +100,12 @@ def choose_scenario(ctx: Context) -> Response | None:
     known before any refusal, so the journal says which state a refused request met."""
     if ctx.mode is Mode.PROXY or ctx.operation is None:
         return None
-    snapshot = ctx.snapshot
-    if snapshot.token_scenarios and ctx.org is not None and ctx.org in snapshot.token_scenarios:
-        ctx.scenario = snapshot.token_scenarios[ctx.org]
+    moment = ctx.moment
+    token_scenarios = moment.snapshot.token_scenarios
+    if token_scenarios and ctx.org is not None and ctx.org in token_scenarios:
+        ctx.scenario = token_scenarios[ctx.org]
     else:
-        ctx.scenario = ctx.mock.server_scenario(snapshot)
+        ctx.scenario = moment.scenario
     return None
 
 

@@ -42,7 +42,7 @@ def usage_period(today: date, ctx: Context) -> tuple[date, date]:
 
 def inverted_window_refusal(ctx: Context) -> Response | None:
     """The reference's 422 when the window, given or defaulted, ends before it starts; else None."""
-    today = ctx.mock.settings.clock()
+    today = ctx.moment.today
     start, end = usage_period(today, ctx)
     if rules.window_is_valid(start, end):
         ctx.window = (today, start, end)  # the producer serves this window: read once per request

@@ -34,7 +34,7 @@ def serve_usage(ctx: Context, operation: Operation) -> Response:
     if ctx.window is not None:
         today, start, end = ctx.window
     else:
-        today = mock.settings.clock()
+        today = ctx.moment.today
         start, end = usage_period(today, ctx)
     org = ctx.credential.org_key
     keep = True

@@ -7,7 +7,7 @@ The key holds everything a reply depends on: the method, path and query, every r
 a user's contract may read any header, an API key in ``X-API-Key`` say), the control settings'
 generation (scenarios, per-token scenarios, faults, a journal clear), the contract's generation
 (a reload) and the mock's today. A reply is only kept when the pipeline
-says it is replayable (:meth:`mockserver.context.Context.replayable`: no fault, delay, live usage,
+says it is replayable (``mockserver.pipeline.passage._replayable``: no fault, delay, live usage,
 randomness or upstream), after it passed every stage, its output check included, so a replayed
 reply is one the full pipeline already validated, judged and served. The control API and every
 method but GET, and any request with a body, always take the full path. This middleware is the
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from mockserver.context import POLLED
+from mockserver.context import MOMENT
 from mockserver.pipeline.passage import REPLAY_FACTS, ReplyFacts, record
 from mockserver.settings import CONTROL_PREFIX
 from mockserver.state import MockState
@@ -58,13 +58,10 @@ class Replay:
         length = get("CONTENT_LENGTH")
         if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
             return None  # a body is not in the key, so a request with one always takes the full path
-        mock = self.mock
-        if mock.watcher is not None:
-            mock.watcher.poll()  # a reload bumps the contract's generation before the key is read
-            environ[POLLED] = True
+        moment = environ[MOMENT] = self.mock.moment()  # the pipeline reads the same moment
         headers = tuple([item for item in environ.items() if item[0][:5] == "HTTP_"])  # in arrival order
-        return (path, get("QUERY_STRING"), get("CONTENT_TYPE"), length, headers, mock.store.snapshot().generation,
-                mock.contract_generation, mock.settings.clock())
+        return (path, get("QUERY_STRING"), get("CONTENT_TYPE"), length, headers, moment.snapshot.generation,
+                moment.contract_generation, moment.today)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()

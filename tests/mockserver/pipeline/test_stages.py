@@ -108,7 +108,7 @@ def test_latency_is_decided_once_for_every_reply(context: Any) -> None:
     stages.latency(ctx)
     assert ctx.delay is None and ctx.faults is None  # off unless asked for
     slowed = context()
-    slowed.snapshot = dataclasses.replace(slowed.snapshot, faults=FaultSettings(latency=(7, 7)).as_json())
+    slowed.moment = dataclasses.replace(slowed.moment, faults=FaultSettings(latency=(7, 7)))
     stages.latency(slowed)
     assert slowed.delay == (7, 7) and slowed.faults is not None
 
