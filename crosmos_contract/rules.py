@@ -77,6 +77,13 @@ def window_is_valid(start: date, end: date) -> bool:
     return start <= end
 
 
+def asked_window(today: date, start: date | None, end: date | None) -> tuple[date, date] | None:
+    """The window a request names, its missing ends defaulted (:func:`default_period`); None when
+    it ends before it starts, a window to refuse (:func:`window_is_valid`)."""
+    window = default_period(today, start, end)
+    return window if window_is_valid(*window) else None
+
+
 def check_period(
     body: Mapping[str, Any],
     *,
@@ -131,6 +138,16 @@ def remaining_for(limit: int, used: int) -> int:
     if limit == UNLIMITED:
         return UNLIMITED
     return max(limit - used, 0)
+
+
+def metric_triples(usage: Mapping[str, tuple[int, int]]) -> dict[str, dict[str, int]]:
+    """Every metric's UsageMetric as a correct server reports it, from its ``(used, limit)``:
+    ``remaining`` by :func:`remaining_for`."""
+    triples = {}
+    for name in METRIC_NAMES:
+        used, limit = usage[name]
+        triples[name] = {"used": used, "limit": limit, "remaining": remaining_for(limit, used)}
+    return triples
 
 
 def check_metric(name: str, metric: object) -> list[Violation]:

@@ -24,10 +24,12 @@ from typing import Any
 from urllib.parse import quote
 
 import jsonschema_rs
+from werkzeug.datastructures import MultiDict
 
 from crosmos_contract.exchange import NOT_JSON
 from mockserver.contract import params
 from mockserver.contract.operations import Operation
+from mockserver.contract.params import QueryParameter
 
 CONTRACT_URI = "urn:crosmos:contract"
 JSON_TYPES = frozenset({"application/json"})
@@ -60,15 +62,6 @@ reaches the reply (``ContractValidator._judge`` drops it when pydantic parsed or
 
 
 @dataclass(frozen=True)
-class QueryParameter:
-    """A query parameter as the reference reads it: its name, the one scalar kind it takes."""
-
-    name: str
-    kind: str
-    required: bool
-
-
-@dataclass(frozen=True)
 class _HttpScheme:
     """openapi-core's ``HttpProvider``: ``Authorization: <scheme> <anything>``, the scheme compared as
     it does (the header's lower-cased against the document's as written)."""
@@ -93,7 +86,9 @@ class CompiledOperation:
         self.parameters_fast = (all(p.get("in") == "query" and "content" not in p for p in operation.parameters)
                                 and all(parameter.kind in PARAM_KINDS for parameter in self.query))
         self._document, self._registry = document, registry
-        self._bodies: dict[tuple[str, str], jsonschema_rs.Validator | None] = {}
+        # (status, media type) → False (undocumented status), None (openapi-core decides) or the validator;
+        # bounded: statuses are three digits, and every media type but JSON shares one key.
+        self._checks: dict[tuple[int, str], jsonschema_rs.Validator | bool | None] = {}
         self._lock = threading.Lock()
 
     def security_failed(self, authorization: str | None) -> bool | None:
@@ -108,18 +103,12 @@ class CompiledOperation:
     def body_valid(self, status: int, mimetype: str, body: bytes, parsed: Any = UNPARSED) -> bool | None:
         """Whether a reply fits the document: its status documented, its media type, its JSON body
         (``parsed``: the body as ``json.loads`` read it, when the caller already did)."""
-        key = _response_key(self.operation, str(status))
-        if key is None:
-            return False  # openapi-core's ResponseNotFound
-        response = self.operation.response(key)
-        if "headers" in response or not isinstance(response.get("content"), Mapping):
-            return None
-        content: Mapping[str, Any] = response["content"]
-        if mimetype not in content or mimetype not in JSON_TYPES:
-            return None  # a range, a parameter, another media type: openapi-core's finder decides
-        validator = self._validator(key, mimetype, content[mimetype])
-        if validator is None:
-            return None
+        key = (status, mimetype if mimetype in JSON_TYPES else "")  # the verdict is the same for any other type
+        check = self._checks.get(key, UNPARSED)
+        if check is UNPARSED:
+            check = self._check(*key)
+        if check is None or check is False:
+            return check
         if parsed is UNPARSED:
             try:
                 parsed = json.loads(body)
@@ -127,17 +116,45 @@ class CompiledOperation:
                 return False
         elif parsed is NOT_JSON:
             return False
-        return bool(validator.is_valid(parsed))
+        return bool(check.is_valid(parsed))
 
-    def _validator(self, status: str, mimetype: str, media: Mapping[str, Any]) -> jsonschema_rs.Validator | None:
-        key = (status, mimetype)
-        if key in self._bodies:
-            return self._bodies[key]
+    def _check(self, status: int, mimetype: str) -> jsonschema_rs.Validator | bool | None:
+        """What decides a reply of ``status`` and ``mimetype`` ("": another type): False when the
+        status is not documented (openapi-core's ResponseNotFound), None when openapi-core must
+        decide, else the body's compiled validator. Worked out once per status and media type."""
         with self._lock:
-            if key not in self._bodies:
-                self._bodies[key] = _compile(self.operation, status, mimetype, media, self._document,
-                                              self._registry)
-            return self._bodies[key]
+            if (status, mimetype) not in self._checks:
+                self._checks[(status, mimetype)] = self._decide(str(status), mimetype)
+            return self._checks[(status, mimetype)]
+
+    def _decide(self, status: str, mimetype: str) -> jsonschema_rs.Validator | bool | None:
+        key = _response_key(self.operation, status)
+        if key is None:
+            return False
+        response = self.operation.response(key)
+        if "headers" in response or not isinstance(response.get("content"), Mapping):
+            return None
+        content: Mapping[str, Any] = response["content"]
+        if mimetype not in content:
+            return None  # a range, a parameter, another media type: openapi-core's finder decides
+        schema = content[mimetype].get("schema") if isinstance(content[mimetype], Mapping) else None
+        if not isinstance(schema, Mapping) or not _fast_schema(schema, self._document):
+            return None
+        return _compile(self.operation, key, mimetype, self._registry)
+
+    def request_verdict(self, authorization: str | None,
+                        args: MultiDict[str, str]) -> tuple[bool, list[Mapping[str, Any]], dict[str, Any]] | None:
+        """Whether no security requirement is met, the query's 422 details and the values read, as
+        the reference reads them; None where openapi-core must decide."""
+        if not self.parameters_fast:
+            return None
+        failed = self.security_failed(authorization)
+        if failed is None:
+            return None
+        if failed:
+            return True, [], {}
+        details, values = params.read_query(args, self.query)
+        return False, details, values
 
 
 class CompiledContract:
@@ -161,6 +178,16 @@ class CompiledContract:
                                                                 draft=jsonschema_rs.Draft202012)
                     found = self._operations[key] = CompiledOperation(operation, self.document, self._registry)
         return found
+
+    def request_verdict(self, operation: Operation, authorization: str | None,
+                        args: MultiDict[str, str]) -> tuple[bool, list[Mapping[str, Any]], dict[str, Any]] | None:
+        """:meth:`CompiledOperation.request_verdict` of ``operation``."""
+        return self.operation(operation).request_verdict(authorization, args)
+
+    def body_valid(self, operation: Operation, status: int, mimetype: str, body: bytes,
+                   parsed: Any = UNPARSED) -> bool | None:
+        """:meth:`CompiledOperation.body_valid` of ``operation``."""
+        return self.operation(operation).body_valid(status, mimetype, body, parsed)
 
 
 def _response_key(operation: Operation, status: str) -> str | None:
@@ -187,11 +214,8 @@ def _security(operation: Operation) -> tuple[tuple[_HttpScheme, ...], ...] | Non
     return tuple(alternatives)
 
 
-def _compile(operation: Operation, status: str, mimetype: str, media: Mapping[str, Any],
-             document: Mapping[str, Any], registry: jsonschema_rs.Registry) -> jsonschema_rs.Validator | None:
-    schema = media.get("schema")
-    if not isinstance(schema, Mapping) or not _fast_schema(schema, document):
-        return None
+def _compile(operation: Operation, status: str, mimetype: str,
+             registry: jsonschema_rs.Registry) -> jsonschema_rs.Validator | None:
     pointer = "/".join(_escape(part) for part in ("paths", operation.path, operation.method.lower(), "responses",
                                                     status, "content", mimetype, "schema"))
     try:

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from werkzeug.datastructures import MultiDict
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query parameter as the reference reads it: its name, the one scalar kind it takes."""
+
+    name: str
+    kind: str
+    required: bool
 
 
 @cache
@@ -60,6 +71,25 @@ def parse_value(kind: str, raw: str, loc: tuple[str, str]) -> tuple[Any, list[di
                 detail["ctx"] = {key: str(value) for key, value in error["ctx"].items()}
             errors.append(detail)
         return None, errors
+
+
+def read_query(args: MultiDict[str, str],
+               query: Sequence[QueryParameter]) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+    """The query parameters as the reference reads them (pydantic, the last of repeated values):
+    its 422 details, and the values it accepted."""
+    details: list[Mapping[str, Any]] = []
+    values: dict[str, Any] = {}
+    for parameter in query:
+        name = parameter.name
+        raw = args.getlist(name)
+        if not raw:
+            if parameter.required:
+                details.append({"type": "missing", "loc": ["query", name], "msg": "Field required", "input": None})
+            continue
+        value, problems = parse_value(parameter.kind, raw[-1], ("query", name))
+        details.extend(problems)
+        values[name] = value
+    return details, values
 
 
 def value_error(loc: tuple[str, str], raw: str, message: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,7 +21,7 @@ from flask import Request, Response
 
 from crosmos_contract.rules import Violation
 from mockserver.contract import params
-from mockserver.contract.compiled import UNPARSED, CompiledContract, QueryParameter
+from mockserver.contract.compiled import UNPARSED, CompiledContract
 from mockserver.contract.operations import Operation
 from mockserver.store.caches import BoundedCache
 
@@ -102,15 +102,12 @@ class ContractValidator:
         """The verdict without openapi-core, where its word cannot change the reply (None elsewhere)."""
         if not operation.cacheable_validation:
             return None
-        compiled = self.compiled.operation(operation)
-        if not compiled.parameters_fast:
+        fast = self.compiled.request_verdict(operation, request.environ.get("HTTP_AUTHORIZATION"), request.args)
+        if fast is None:
             return None
-        security_failed = compiled.security_failed(request.environ.get("HTTP_AUTHORIZATION"))
-        if security_failed is None:
-            return None
+        security_failed, details, values = fast
         if security_failed:
             return RequestVerdict(security_failed=True)
-        details, values = _phrased(request, compiled.query)
         return RequestVerdict(errors=tuple(details), values=values)
 
     def _judge(self, request: Request, operation: Operation) -> RequestVerdict:
@@ -125,7 +122,7 @@ class ContractValidator:
         errors = list(result.errors)
         if any(isinstance(e, SecurityValidationError) for e in errors):
             return RequestVerdict(security_failed=True)
-        details, values = _phrased(request, self.compiled.operation(operation).query)
+        details, values = params.read_query(request.args, self.compiled.operation(operation).query)
         phrased = {tuple(d["loc"]) for d in details}
         for error in errors:
             if isinstance(error, ParameterValidationError) and error.location == "query":
@@ -162,7 +159,7 @@ class ContractValidator:
     def _response_errors(self, request: Request, reply: Reply, operation: Operation,
                          parsed: Any = UNPARSED) -> tuple[tuple[str, Violation], ...]:
         """openapi-core's findings on ``reply``, each as text and as a violation: one call per body."""
-        if self.compiled.operation(operation).body_valid(reply.status, reply.mimetype, reply.body, parsed):
+        if self.compiled.body_valid(operation, reply.status, reply.mimetype, reply.body, parsed):
             return ()  # a microsecond or two: cheaper than the cache below, which keeps openapi-core's findings
         key = (operation.method, operation.path, reply.status, reply.body)
         found = self._bodies.get(key)
@@ -179,25 +176,6 @@ class ContractValidator:
     def clear(self) -> None:
         self._requests.clear()
         self._bodies.clear()
-
-
-def _phrased(request: Request, query: Sequence[QueryParameter]) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
-    """The query parameters as the reference reads them (pydantic, the last of repeated values):
-    its 422 details, and the values it accepted."""
-    details: list[Mapping[str, Any]] = []
-    values: dict[str, Any] = {}
-    args = request.args
-    for parameter in query:
-        name = parameter.name
-        raw = args.getlist(name)
-        if not raw:
-            if parameter.required:
-                details.append({"type": "missing", "loc": ["query", name], "msg": "Field required", "input": None})
-            continue
-        value, problems = params.parse_value(parameter.kind, raw[-1], ("query", name))
-        details.extend(problems)
-        values[name] = value
-    return details, values
 
 
 def _schema_of(operation: Operation, name: str) -> Mapping[str, Any]:

@@ -4,17 +4,17 @@ seed + org → a plan, its limits (some unlimited), a creation day and daily usa
 is kept as a *cumulative* count per day, monotone by construction, so ``used`` over any window
 is ``F(end) - F(start - 1)``: the sum of the window's days, computed in O(1) whatever the
 window (``0001-01-01..9999-12-31`` included). Days after today have no usage yet. Remaining
-comes from :func:`crosmos_contract.rules.remaining_for`, so every METRIC rule holds by construction.
+comes from :func:`crosmos_contract.rules.metric_triples`, so every METRIC rule holds by construction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from crosmos_contract import rules
 from mockserver.store.caches import BoundedCache
@@ -53,13 +53,9 @@ _EPOCH = date(2019, 1, 1).toordinal()
 _CREATION_SPAN_DAYS = 6 * 365  # orgs were created between 2019 and 2024
 
 
-@dataclass(frozen=True)
-class MetricUsage:
+class MetricUsage(NamedTuple):
     used: int
-    limit: int
-
-    def as_body(self) -> dict[str, int]:
-        return {"used": self.used, "limit": self.limit, "remaining": rules.remaining_for(self.limit, self.used)}
+    limit: int  # -1 is unlimited
 
 
 @dataclass(frozen=True)
@@ -74,13 +70,9 @@ class UsageReport:
     rate_limit_per_day: int
 
     def as_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"plan": self.plan, "period_start": self.period_start.isoformat(),
-                                "period_end": self.period_end.isoformat()}
-        for name in rules.METRIC_NAMES:
-            body[name] = self.metrics[name].as_body()
-        body["rate_limit_rpm"] = self.rate_limit_rpm
-        body["rate_limit_per_day"] = self.rate_limit_per_day
-        return body
+        return {"plan": self.plan, "period_start": self.period_start.isoformat(),
+                "period_end": self.period_end.isoformat(), **rules.metric_triples(self.metrics),
+                "rate_limit_rpm": self.rate_limit_rpm, "rate_limit_per_day": self.rate_limit_per_day}
 
 
 @dataclass(frozen=True)
@@ -101,19 +93,25 @@ class UsageLedger:
     _profiles: BoundedCache[str, OrgProfile] = field(default_factory=lambda: BoundedCache(10_000), repr=False)
 
     def profile(self, org_key: str) -> OrgProfile:
-        return self._profiles.get_or_build(org_key, lambda: self._make_profile(org_key))
+        found = self._profiles.get(org_key)
+        if found is None:
+            found = self._make_profile(org_key)
+            self._profiles.put(org_key, found)
+        return found
 
     def report(self, org_key: str, start: date, end: date, today: date,
                plan: Plan | None = None) -> UsageReport:
         """Usage of ``org_key`` over ``start..end`` (inclusive) as seen on ``today``."""
         profile = self.profile(org_key)
         chosen = plan or profile.plan
-        metrics = {
-            name: MetricUsage(self.used(profile, name, start, end, today), chosen.limits[name])
-            for name in rules.METRIC_NAMES
-        }
-        return UsageReport(chosen.name, start, end, metrics, chosen.rate_limit_rpm,
-                           chosen.rate_limit_per_day)
+        used = self.used_over(profile, rules.METRIC_NAMES, start, end, today)
+        metrics = {name: MetricUsage(used[name], chosen.limits[name]) for name in rules.METRIC_NAMES}
+        return UsageReport(chosen.name, start, end, metrics, chosen.rate_limit_rpm, chosen.rate_limit_per_day)
+
+    def used_over(self, profile: OrgProfile, metrics: Iterable[str], start: date, end: date,
+                  today: date) -> dict[str, int]:
+        """:meth:`used` of each of ``metrics``, by name: a report asks for all of them at once."""
+        return {metric: self.used(profile, metric, start, end, today) for metric in metrics}
 
     def used(self, profile: OrgProfile, metric: str, start: date, end: date, today: date) -> int:
         last = min(end.toordinal(), today.toordinal())

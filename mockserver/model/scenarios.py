@@ -5,7 +5,7 @@ billing period (the 1st of the month through today). Usage stays a per-day quant
 over any window is still the sum of its days: a cumulative count per day, linear within the
 current month and at the same monthly pace before it, non-decreasing by construction. That keeps
 every window rule (CONSIST-003) and period rule true whatever window a client asks for, and
-``remaining`` comes from :func:`crosmos_contract.rules.remaining_for`, so METRIC-003..005 hold too.
+``remaining`` comes from :func:`crosmos_contract.rules.metric_triples`, so METRIC-003..005 hold too.
 The share of the limit is drawn once per (seed, scenario, org, metric), so an org's state is
 stable across requests and windows (CONSIST-001, CONSIST-004).
 """
@@ -54,19 +54,18 @@ class Scenario:
         """Usage of ``org_key`` over ``start..end`` as seen on ``today``, plus live ``extra`` usage."""
         profile = ledger.profile(org_key)
         plan = self.plan or profile.plan
-        month_start = rules.first_of_month(today).toordinal()
-        created = min(profile.created, month_start)
-        metrics = {}
-        for name in rules.METRIC_NAMES:
-            limit = plan.limits[name]
-            share = self.shares.get(name)
-            if share is None or limit == UNLIMITED:
-                used = ledger.used(profile, name, start, end, today)
-            else:
-                total = share.total(limit, f"{ledger.seed}|{self.name}|{org_key}|{name}")
-                used = _linear_used(total, created, month_start, today.toordinal(), start.toordinal(),
-                                    end.toordinal())
-            metrics[name] = MetricUsage(used + (extra or {}).get(name, 0), limit)
+        limits, shares = plan.limits, self.shares
+        drawn = [name for name in rules.METRIC_NAMES if name in shares and limits[name] != UNLIMITED]
+        used = ledger.used_over(profile, [name for name in rules.METRIC_NAMES if name not in drawn], start, end, today)
+        if drawn:
+            month_start = rules.first_of_month(today).toordinal()
+            created = min(profile.created, month_start)
+            for name in drawn:
+                total = shares[name].total(limits[name], f"{ledger.seed}|{self.name}|{org_key}|{name}")
+                used[name] = _linear_used(total, created, month_start, today.toordinal(), start.toordinal(),
+                                          end.toordinal())
+        extra = extra or {}
+        metrics = {name: MetricUsage(used[name] + extra.get(name, 0), limits[name]) for name in rules.METRIC_NAMES}
         return UsageReport(plan.name, start, end, metrics, plan.rate_limit_rpm, plan.rate_limit_per_day)
 
     def plan_for(self, ledger: UsageLedger, org_key: str) -> Plan:

@@ -42,10 +42,10 @@ def usage_period(today: date, ctx: Context) -> tuple[date, date]:
 
 def inverted_window_refusal(ctx: Context) -> Response | None:
     """The reference's 422 when the window, given or defaulted, ends before it starts; else None."""
-    today = ctx.moment.today
-    start, end = usage_period(today, ctx)
-    if rules.window_is_valid(start, end):
-        ctx.window = (today, start, end)  # the producer serves this window: read once per request
+    today, values = ctx.moment.today, ctx.verdict.values
+    window = rules.asked_window(today, values.get("start_date"), values.get("end_date"))
+    if window is not None:
+        ctx.window = (today, *window)  # the producer serves this window: read once per request
         return None
     from mockserver.contract.params import value_error
 
