@@ -39,10 +39,13 @@ class SentRequest:
     method: str
     url: str
     headers: tuple[tuple[str, str], ...] = ()
+    # Read once when the request is made: the judge reads both of every request it judges.
+    query_pairs: list[tuple[str, str]] = field(init=False, repr=False, compare=False)
+    authorization: str | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def query_pairs(self) -> list[tuple[str, str]]:
-        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "query_pairs", parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
+        object.__setattr__(self, "authorization", find_header(self.headers, "Authorization"))
 
     @property
     def path_and_query(self) -> str:
@@ -151,10 +154,11 @@ class ReceivedResponse:
         """The parsed body, or :data:`NOT_JSON` (a body that is not JSON is a schema finding, not a crash).
 
         Parsed once: a judgement reads it several times. Callers only read what it returns."""
-        return self._parsed
+        return self.parsed
 
     @functools.cached_property
-    def _parsed(self) -> Any:
+    def parsed(self) -> Any:
+        """:meth:`json`'s value, as an attribute once read (the schema check reads the judge's)."""
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):

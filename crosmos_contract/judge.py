@@ -105,7 +105,7 @@ def judge(exchange: Exchange, settings: JudgeSettings, *, schema: SchemaCheck | 
         verdict.fail("STATUS-008", f"the reply after {response.elapsed:.2f} s",
                      f"a reply in under {settings.max_response_time:g} s")
     days = tuple(todays) if todays is not None else today_candidates(exchange, settings.zone)
-    expectation = expect(request.method, request.query_pairs, request.header("Authorization"),
+    expectation = expect(request.method, request.query_pairs, request.authorization,
                          settings.token, len(request.url), days, settings.also_valid)
     if request.method.upper() != "GET":
         _other_method(verdict, request, response)

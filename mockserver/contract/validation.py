@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask import Request, Response
 
+from crosmos_contract.exchange import Exchange
 from crosmos_contract.rules import Violation
 from mockserver.contract import params
 from mockserver.contract.compiled import UNPARSED, CompiledContract
@@ -149,6 +150,20 @@ class ContractValidator:
         """Every way ``response`` breaks the contract (empty when it does not), in openapi-core's words."""
         reply = Reply(response.status_code, response.mimetype or "", response.get_data(), lambda: response)
         return tuple(text for text, _violation in self._response_errors(request, reply, operation))
+
+    def schema_check(self, request: Request, operation: Operation, mimetype: str,
+                     view: Callable[[], Response]) -> Callable[[Exchange], list[Violation]]:
+        """The judge's schema check (``crosmos_contract.judge.SchemaCheck``) of a reply to ``request``
+        sent as ``mimetype``; ``view`` builds the werkzeug Response openapi-core reads, if it must."""
+
+        def check(exchange: Exchange) -> list[Violation]:
+            received = exchange.response
+            if received is None:
+                return []
+            reply = Reply(received.status, mimetype, received.body, view)
+            return self.schema_violations(request, reply, operation, received.parsed)
+
+        return check
 
     def schema_violations(self, request: Request, reply: Reply, operation: Operation,
                           parsed: Any = UNPARSED) -> list[Violation]:

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from flask import Response
 
-from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest, utc_now
+from crosmos_contract.exchange import Exchange, ReceivedResponse, SentRequest
 from crosmos_contract.judge import Judgement, JudgeSettings, SchemaCheck, judge, judge_as_written, judge_operation
-from crosmos_contract.rules import Violation
 from mockserver.context import Check, Context, Mode, ResponseOutcome
 from mockserver.contract import replies
 from mockserver.contract.replies import SelfCheckError
-from mockserver.contract.validation import Reply
 from mockserver.model.auth import credential_of, mask_credentials
 
 log = logging.getLogger("mockserver.access")
@@ -107,7 +106,7 @@ def _exchange(ctx: Context, reply: Response) -> Exchange:
     headers = tuple(upstream.headers) if upstream is not None else tuple(reply.headers.items())
     body = upstream.body if upstream is not None else reply.get_data()
     received = ReceivedResponse(reply.status_code, headers, body, 0.0)
-    return Exchange(sent, received, ctx.sent_at, utc_now(), ctx.mode)
+    return Exchange(sent, received, ctx.sent_at, datetime.now(UTC), ctx.mode)
 
 
 def _url(environ: Mapping[str, Any]) -> str:
@@ -133,18 +132,17 @@ def _headers(environ: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def _schema_check(ctx: Context, reply: Response) -> SchemaCheck:
+    """The validator's schema check of the reply as sent: the mock's own, or the upstream's bytes."""
     operation = ctx.operation
     assert operation is not None
+    upstream = ctx.upstream
+    mimetype = _mimetype(reply.headers.get("Content-Type") if upstream is None else upstream.content_type)
+    return ctx.runtime.validator.schema_check(ctx.request, operation, mimetype, lambda: _schema_view(ctx, reply))
 
-    def check(exchange: Exchange) -> Sequence[Violation]:
-        received = exchange.response  # its body is the one judged: the reply's, or the upstream's bytes
-        if received is None:
-            return []
-        mimetype = (received.header("Content-Type") or "").partition(";")[0].strip().lower()
-        judged = Reply(received.status, mimetype, received.body, lambda: _schema_view(ctx, reply))
-        return ctx.runtime.validator.schema_violations(ctx.request, judged, operation, received.json())
 
-    return check
+def _mimetype(content_type: str | None) -> str:
+    """A Content-Type's media type as werkzeug's ``mimetype`` reads it: lower case, no parameters."""
+    return (content_type or "").partition(";")[0].strip().lower()
 
 
 def _schema_view(ctx: Context, reply: Response) -> Response:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from flask import Response
 
+from crosmos_contract import rules
 from mockserver.context import Context, Mode, RequestOutcome, ResponseOutcome
 from mockserver.contract import replies
 from mockserver.model import faults
@@ -114,10 +115,15 @@ def refuse_invalid(ctx: Context) -> Response | None:
     before it starts once its defaults apply. Contract errors come before any preference or fault."""
     if ctx.mode is Mode.PROXY or ctx.operation is None:
         return None
-    if ctx.verdict.errors:
-        return replies.validation_error(ctx.verdict.errors)
+    verdict = ctx.verdict
+    if verdict.errors:
+        return replies.validation_error(verdict.errors)
     if ctx.usage:
-        return inverted_window_refusal(ctx)
+        today, values = ctx.moment.today, verdict.values
+        window = rules.asked_window(today, values.get("start_date"), values.get("end_date"))
+        if window is None:
+            return inverted_window_refusal(ctx)
+        ctx.window = (today, *window)  # the producer serves this window: read once per request
     return None
 
 

@@ -40,13 +40,8 @@ def usage_period(today: date, ctx: Context) -> tuple[date, date]:
     return rules.default_period(today, values.get("start_date"), values.get("end_date"))
 
 
-def inverted_window_refusal(ctx: Context) -> Response | None:
-    """The reference's 422 when the window, given or defaulted, ends before it starts; else None."""
-    today, values = ctx.moment.today, ctx.verdict.values
-    window = rules.asked_window(today, values.get("start_date"), values.get("end_date"))
-    if window is not None:
-        ctx.window = (today, *window)  # the producer serves this window: read once per request
-        return None
+def inverted_window_refusal(ctx: Context) -> Response:
+    """The reference's 422 for a window that, given or defaulted, ends before it starts."""
     from mockserver.contract.params import value_error
 
     name = "start_date" if ctx.verdict.values.get("start_date") is not None else "end_date"
