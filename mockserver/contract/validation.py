@@ -151,19 +151,16 @@ class ContractValidator:
         reply = Reply(response.status_code, response.mimetype or "", response.get_data(), lambda: response)
         return tuple(text for text, _violation in self._response_errors(request, reply, operation))
 
-    def schema_check(self, request: Request, operation: Operation, mimetype: str,
-                     view: Callable[[], Response]) -> Callable[[Exchange], list[Violation]]:
-        """The judge's schema check (``crosmos_contract.judge.SchemaCheck``) of a reply to ``request``
-        sent as ``mimetype``; ``view`` builds the werkzeug Response openapi-core reads, if it must."""
-
-        def check(exchange: Exchange) -> list[Violation]:
-            received = exchange.response
-            if received is None:
-                return []
-            reply = Reply(received.status, mimetype, received.body, view)
-            return self.schema_violations(request, reply, operation, received.parsed)
-
-        return check
+    def exchange_violations(self, request: Request, operation: Operation, mimetype: str,
+                            view: Callable[[], Response], exchange: Exchange) -> list[Violation]:
+        """:meth:`schema_violations` of an exchange's reply to ``request``, sent as ``mimetype``: with
+        the first four bound, the judge's schema check (``crosmos_contract.judge.SchemaCheck``);
+        ``view`` builds the werkzeug Response openapi-core reads, if it must."""
+        received = exchange.response
+        if received is None:
+            return []
+        reply = Reply(received.status, mimetype, received.body, view)
+        return self.schema_violations(request, reply, operation, received.parsed)
 
     def schema_violations(self, request: Request, reply: Reply, operation: Operation,
                           parsed: Any = UNPARSED) -> list[Violation]:

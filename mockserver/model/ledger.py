@@ -102,16 +102,17 @@ class UsageLedger:
     def report(self, org_key: str, start: date, end: date, today: date,
                plan: Plan | None = None) -> UsageReport:
         """Usage of ``org_key`` over ``start..end`` (inclusive) as seen on ``today``."""
-        profile = self.profile(org_key)
+        profile, used = self.usage(org_key, rules.METRIC_NAMES, start, end, today)
         chosen = plan or profile.plan
-        used = self.used_over(profile, rules.METRIC_NAMES, start, end, today)
         metrics = {name: MetricUsage(used[name], chosen.limits[name]) for name in rules.METRIC_NAMES}
         return UsageReport(chosen.name, start, end, metrics, chosen.rate_limit_rpm, chosen.rate_limit_per_day)
 
-    def used_over(self, profile: OrgProfile, metrics: Iterable[str], start: date, end: date,
-                  today: date) -> dict[str, int]:
-        """:meth:`used` of each of ``metrics``, by name: a report asks for all of them at once."""
-        return {metric: self.used(profile, metric, start, end, today) for metric in metrics}
+    def usage(self, org_key: str, metrics: Iterable[str], start: date, end: date,
+              today: date) -> tuple[OrgProfile, dict[str, int]]:
+        """The org's profile, and :meth:`used` of each of ``metrics`` by name: what a report asks
+        the ledger, in one question."""
+        profile = self.profile(org_key)
+        return profile, {metric: self.used(profile, metric, start, end, today) for metric in metrics}
 
     def used(self, profile: OrgProfile, metric: str, start: date, end: date, today: date) -> int:
         last = min(end.toordinal(), today.toordinal())

@@ -12,6 +12,7 @@ stable across requests and windows (CONSIST-001, CONSIST-004).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Mapping
@@ -52,11 +53,10 @@ class Scenario:
     def report(self, ledger: UsageLedger, org_key: str, start: date, end: date, today: date,
                extra: Mapping[str, int] | None = None) -> UsageReport:
         """Usage of ``org_key`` over ``start..end`` as seen on ``today``, plus live ``extra`` usage."""
-        profile = ledger.profile(org_key)
+        profile, used = ledger.usage(org_key, self._from_ledger, start, end, today)
         plan = self.plan or profile.plan
         limits, shares = plan.limits, self.shares
         drawn = [name for name in rules.METRIC_NAMES if name in shares and limits[name] != UNLIMITED]
-        used = ledger.used_over(profile, [name for name in rules.METRIC_NAMES if name not in drawn], start, end, today)
         if drawn:
             month_start = rules.first_of_month(today).toordinal()
             created = min(profile.created, month_start)
@@ -67,6 +67,15 @@ class Scenario:
         extra = extra or {}
         metrics = {name: MetricUsage(used[name] + extra.get(name, 0), limits[name]) for name in rules.METRIC_NAMES}
         return UsageReport(plan.name, start, end, metrics, plan.rate_limit_rpm, plan.rate_limit_per_day)
+
+    @functools.cached_property
+    def _from_ledger(self) -> tuple[str, ...]:
+        """The metrics whose usage is the ledger's: those without a share, or unlimited in the plan
+        (every metric when the plan is the org's own, known only from its profile)."""
+        if self.plan is None:
+            return rules.METRIC_NAMES
+        return tuple(name for name in rules.METRIC_NAMES
+                     if name not in self.shares or self.plan.limits[name] == UNLIMITED)
 
     def plan_for(self, ledger: UsageLedger, org_key: str) -> Plan:
         return self.plan or ledger.profile(org_key).plan

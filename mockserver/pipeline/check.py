@@ -9,6 +9,7 @@ goes to the journal, a warning and ``X-Mock-Violations`` (or a 502 with ``--stri
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -137,7 +138,8 @@ def _schema_check(ctx: Context, reply: Response) -> SchemaCheck:
     assert operation is not None
     upstream = ctx.upstream
     mimetype = _mimetype(reply.headers.get("Content-Type") if upstream is None else upstream.content_type)
-    return ctx.runtime.validator.schema_check(ctx.request, operation, mimetype, lambda: _schema_view(ctx, reply))
+    return functools.partial(ctx.runtime.validator.exchange_violations, ctx.request, operation, mimetype,
+                             lambda: _schema_view(ctx, reply))
 
 
 def _mimetype(content_type: str | None) -> str:

@@ -83,10 +83,11 @@ class CorsPolicy:
             response.headers["Vary"] = "Origin"
         return response
 
-    def decorate(self, request: Request, response: Response) -> None:
-        """Let the calling page read ``response`` (and the headers a frontend needs)."""
-        origin = request.headers.get("Origin")
-        if origin is None or not self.origins or "Access-Control-Allow-Origin" in response.headers:
+    def decorate(self, origin: str, response: Response) -> None:
+        """Let the page at ``origin`` (a cross-origin request's ``Origin``) read ``response``, and
+        the headers a frontend needs. A request without ``Origin`` is not a CORS request: the caller
+        does not ask (:func:`mockserver.pipeline.passage.depart`)."""
+        if not self.origins or "Access-Control-Allow-Origin" in response.headers:
             return
         allowed = self.allow_origin(origin)
         if ANY not in self.origins:

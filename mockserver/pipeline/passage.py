@@ -10,6 +10,7 @@ request context); the control API reaches the way in and out through Flask's hoo
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import NamedTuple
 
@@ -24,7 +25,7 @@ from mockserver.model.auth import mask_request
 from mockserver.pipeline.stages import run
 from mockserver.produce.dispatch import give_way
 from mockserver.state import MockState, state
-from mockserver.store.access_log import access_line, log, worker_pid
+from mockserver.store.access_log import access_line, log
 from mockserver.store.journal import Entry
 
 REPLAY_FACTS = "crosmos.reply_facts"  # environ key: a replayable reply's facts, for mockserver.serving.replay
@@ -84,7 +85,9 @@ def depart(mock: MockState, req: Request, ctx: Context | None, response: Respons
         _delay(ctx)
         if ctx.fault is not None:  # every fault reply says which fault it is
             response.headers[faults.FAULT_HEADER] = ctx.fault
-    mock.cors.decorate(req, response)
+    origin = req.environ.get("HTTP_ORIGIN")
+    if origin is not None:  # a cross-origin request
+        mock.cors.decorate(origin, response)
     recorded = mock.journal.enabled or mock.settings.access_log
     if ctx is None:
         if recorded:
@@ -144,7 +147,7 @@ def record(mock: MockState, remote_addr: str | None, method: str, status: int, f
     if mock.journal.enabled and mode is not None:
         mock.journal.record(Entry(
             time.time(), method, facts.target, status, round((time.perf_counter() - journaled_from) * 1000, 1), mode,
-            worker_pid(), facts.org, facts.scenario, facts.request, facts.response, facts.problems, fault))
+            os.getpid(), facts.org, facts.scenario, facts.request, facts.response, facts.problems, fault))
     if mock.settings.access_log and log.isEnabledFor(logging.INFO):
         access_line(remote_addr, method, facts.target, status, logged_from, facts.why)
 

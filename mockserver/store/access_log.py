@@ -17,15 +17,6 @@ import time
 from typing import Any
 
 log = logging.getLogger("mockserver.access")
-_pid = [os.getpid()]
-os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
-
-
-def worker_pid() -> int:
-    """This process's id, read once per process (``os.getpid`` is a system call, made per journal row)."""
-    return _pid[0]
-
-
 def access_line(remote_addr: str | None, method: str, target: str, status: int, started: float, why: str = "") -> None:
     """One line per request (``started``: ``perf_counter()`` at arrival; ``why``: a refusal's reason)."""
     if not log.isEnabledFor(logging.INFO):
