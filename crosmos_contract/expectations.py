@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from crosmos_contract.rules import asked_window, parse_iso_date
+from crosmos_contract.rules import effective_window, parse_iso_date
 
 DATE_PARAMS: tuple[str, ...] = ("start_date", "end_date")
 # A URL this long may be refused at the transport level (414/431) without breaking the contract.
@@ -203,7 +203,7 @@ def expect(method: str, query: Sequence[tuple[str, str]], authorization: str | N
 def _window(start: DateParam, end: DateParam, todays: Sequence[date]) -> Window:
     if any(p.reading in (Reading.UNCLEAR, Reading.INVALID) for p in (start, end)):
         return Window.UNKNOWN
-    verdicts = {asked_window(today, start.value, end.value) is not None for today in todays}
+    verdicts = {effective_window(today, start.value, end.value) is not None for today in todays}
     if verdicts == {True}:
         return Window.VALID
     if verdicts == {False}:

@@ -27,10 +27,9 @@ from crosmos_contract.rules import (
     METRIC_NAMES,
     RATE_LIMIT_FIELDS,
     Violation,
-    check_usage_body,
     check_usage_values,
-    metric_rules_exercised,
     parse_iso_date,
+    usage_body_findings,
 )
 
 USAGE_KEYS = frozenset({"plan", "period_start", "period_end", *METRIC_NAMES, *RATE_LIMIT_FIELDS})
@@ -340,14 +339,15 @@ def _usage_body(verdict: Judgement, expectation: Expectation, response: Received
         return  # response_schema_conformance reports it
     start = _param_for_rules(expectation.start, body.get("period_start"))
     end = _param_for_rules(expectation.end, body.get("period_end"))
-    verdict.evaluated.update({"PERIOD-004", *metric_rules_exercised(body)})
+    exercised, violations = usage_body_findings(body, today_candidates=todays, start_param=start, end_param=end)
+    verdict.evaluated.update({"PERIOD-004", *exercised})
     if expectation.start.reading is Reading.ABSENT:
         verdict.evaluated.add("PERIOD-001")
     if expectation.end.reading is Reading.ABSENT:
         verdict.evaluated.add("PERIOD-002")
     if start is not None or end is not None:
         verdict.evaluated.add("PERIOD-003")
-    verdict.extend(check_usage_body(body, today_candidates=todays, start_param=start, end_param=end))
+    verdict.extend(violations)
     for path, value in _float_fields(body):
         verdict.fail("SCHEMA-001", f"{path} = {value!r}, a float", "an integer")
 

@@ -77,7 +77,7 @@ def window_is_valid(start: date, end: date) -> bool:
     return start <= end
 
 
-def asked_window(today: date, start: date | None, end: date | None) -> tuple[date, date] | None:
+def effective_window(today: date, start: date | None, end: date | None) -> tuple[date, date] | None:
     """The window a request names, its missing ends defaulted (:func:`default_period`); None when
     it ends before it starts, a window to refuse (:func:`window_is_valid`)."""
     window = default_period(today, start, end)
@@ -233,6 +233,19 @@ def check_usage_body(
     """Every rule a single 200 usage body can show (PERIOD-001..004, METRIC-001..008)."""
     return check_period(body, today_candidates=today_candidates, start_param=start_param,
                         end_param=end_param) + check_usage_values(body)
+
+
+def usage_body_findings(
+    body: Mapping[str, Any],
+    *,
+    today_candidates: Iterable[date],
+    start_param: date | None,
+    end_param: date | None,
+) -> tuple[set[str], list[Violation]]:
+    """The judge's one question about a 200 usage body: the METRIC rules it gave a chance to break
+    (:func:`metric_rules_exercised`), and every rule it breaks (:func:`check_usage_body`)."""
+    return metric_rules_exercised(body), check_usage_body(body, today_candidates=today_candidates,
+                                                          start_param=start_param, end_param=end_param)
 
 
 def check_usage_values(body: Mapping[str, Any]) -> list[Violation]:

@@ -7,7 +7,9 @@ A plain object handed to every stage: the pipeline runs without Flask's request 
 
 from __future__ import annotations
 
+import functools
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -19,9 +21,10 @@ from mockserver.model.auth import AuthOutcome, Credential
 from mockserver.model.faults import FaultSettings
 from mockserver.produce.prefer import Preferences
 from mockserver.produce.proxy import UpstreamReply
-from mockserver.state import ContractRuntime, MockState, Moment, UsageKey
+from mockserver.state import MockState, Moment, UsageKey
 
 ANONYMOUS = Credential(AuthOutcome.OK, "anonymous")
+NO_VERDICT = RequestVerdict()  # before validate_request: immutable, so one for every request
 MOMENT = "crosmos.moment"  # environ key: the request's Moment, read by mockserver.serving.replay for its key
 GIVE_WAY = "crosmos.give_way"  # environ key: a callable a request calls before it waits (mockserver.serving.turns)
 
@@ -58,61 +61,33 @@ class ResponseOutcome(StrEnum):
     UNCHECKED = "unchecked"
 
 
+@dataclass(slots=True, eq=False)
 class Context:
-    __slots__ = (
-        "allowed",
-        "check",
-        "credential",
-        "delay",
-        "fault",
-        "faults",
-        "keep",
-        "mock",
-        "mode",
-        "moment",
-        "operation",
-        "org",
-        "preferences",
-        "problems",
-        "reply",
-        "request",
-        "request_outcome",
-        "response_outcome",
-        "runtime",
-        "scenario",
-        "sent_at",
-        "started",
-        "upstream",
-        "usage",
-        "verdict",
-        "window",
-    )
+    """What the stages learned of one request so far; every stage reads and writes it."""
 
-    def __init__(self, mock: MockState, request: Request, moment: Moment | None = None) -> None:
-        """``moment``: the shared state as the request read it on arrival (read now when not given)."""
-        self.started = time.perf_counter()
-        self.sent_at = datetime.now(UTC)  # when the request arrived, for the judge's today in proxy mode
-        self.mock = mock
-        self.request = request
-        self.moment = moment if moment is not None else mock.moment()
-        self.runtime: ContractRuntime = self.moment.runtime  # one contract for the whole request, even across a reload
-        self.mode = Mode.MOCK if mock.proxy is None else Mode.PROXY
-        self.operation: Operation | None = None
-        self.allowed: tuple[str, ...] = ()  # methods the path has, when the request's method is not one
-        self.reply: Response | None = None  # what produce made, before the output check
-        self.check: Check | None = None  # how check_output judges it (None: checked before)
-        self.keep: tuple[UsageKey, tuple[int, bytes, str]] | None = None  # cache it once it passed the check
-        self.upstream: UpstreamReply | None = None  # proxy mode: the upstream's reply as received
-        self.verdict = RequestVerdict()
-        self.credential = ANONYMOUS
-        self.org: str | None = None
-        self.scenario: str | None = None
-        self.preferences: Preferences | None = None
-        self.faults: FaultSettings | None = None  # the fault settings, when any fault is on
-        self.delay: tuple[int, int] | None = None  # ms to wait before the reply: Prefer: delay, or the latency fault
-        self.request_outcome = RequestOutcome.UNCHECKED
-        self.response_outcome: ResponseOutcome | None = None
-        self.problems: list[str] = []
-        self.usage = False  # the request is the usage operation (set by ``route``)
-        self.window: tuple[date, date, date] | None = None  # a usage request's today, start and end, once read
-        self.fault: str | None = None
+    mock: MockState
+    request: Request
+    moment: Moment  # the shared state as the request read it on arrival: one contract (``moment.runtime``),
+    # one day and one set of control settings for the whole request, even across a reload
+    mode: Mode
+    started: float = field(default_factory=time.perf_counter)
+    sent_at: datetime = field(default_factory=functools.partial(datetime.now, UTC))  # the judge's today (proxy)
+    operation: Operation | None = None
+    allowed: tuple[str, ...] = ()  # methods the path has, when the request's method is not one
+    reply: Response | None = None  # what produce made, before the output check
+    check: Check | None = None  # how check_output judges it (None: checked before)
+    keep: tuple[UsageKey, tuple[int, bytes, str]] | None = None  # cache it once it passed the check
+    upstream: UpstreamReply | None = None  # proxy mode: the upstream's reply as received
+    verdict: RequestVerdict = NO_VERDICT
+    credential: Credential = ANONYMOUS
+    org: str | None = None
+    scenario: str | None = None
+    preferences: Preferences | None = None
+    faults: FaultSettings | None = None  # the fault settings, when any fault is on
+    delay: tuple[int, int] | None = None  # ms to wait before the reply: Prefer: delay, or the latency fault
+    request_outcome: RequestOutcome = RequestOutcome.UNCHECKED
+    response_outcome: ResponseOutcome | None = None
+    problems: list[str] = field(default_factory=list)
+    usage: bool = False  # the request is the usage operation (set by ``route``)
+    window: tuple[date, date, date] | None = None  # a usage request's today, start and end, once read
+    fault: str | None = None

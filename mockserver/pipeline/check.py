@@ -1,4 +1,4 @@
-"""The output stages: judge a reply with the one judge before it leaves, then finish it.
+"""The output check: judge a reply with the one judge before it leaves.
 
 The mock's own bodies are judged as the conformance suite would judge a real server's
 (:func:`crosmos_contract.judge.judge`, with openapi-core as its schema tool): a failure is a
@@ -41,28 +41,10 @@ def check_output(ctx: Context) -> Response | None:
         if violations:
             raise SelfCheckError("; ".join(map(str, violations)))
         if ctx.keep is not None:
-            ctx.runtime.responses.put(*ctx.keep)
+            ctx.moment.runtime.responses.put(*ctx.keep)
     if ctx.response_outcome is None:
         ctx.response_outcome = ResponseOutcome.VALID
     return None
-
-
-def conclude(ctx: Context) -> Response:
-    """What a served reply says of the request's preferences, and the call live usage counts."""
-    reply, preferences = ctx.reply, ctx.preferences
-    assert reply is not None
-    if ctx.mock.live is not None and 200 <= reply.status_code < 300 and ctx.org is not None:
-        ctx.mock.live.count_call(ctx.org, ctx.moment.today)
-    if preferences is not None:
-        canned = reply.status_code != 200 or preferences.example is not None  # a documented reply as written
-        if not ctx.usage:
-            ignored = frozenset({"scenario"})  # scenarios shape usage bodies only
-        elif canned:
-            ignored = frozenset({"scenario", "dynamic"})
-        else:
-            ignored = frozenset()
-        reply.headers["Preference-Applied"] = preferences.applied(ignored)
-    return reply
 
 
 def _judgement(ctx: Context, reply: Response) -> Judgement:
@@ -138,7 +120,7 @@ def _schema_check(ctx: Context, reply: Response) -> SchemaCheck:
     assert operation is not None
     upstream = ctx.upstream
     mimetype = _mimetype(reply.headers.get("Content-Type") if upstream is None else upstream.content_type)
-    return functools.partial(ctx.runtime.validator.exchange_violations, ctx.request, operation, mimetype,
+    return functools.partial(ctx.moment.runtime.validator.exchange_violations, ctx.request, operation, mimetype,
                              lambda: _schema_view(ctx, reply))
 
 

@@ -38,7 +38,7 @@ def serve(mock: MockState, req: Request, started: float) -> Response:
         moment = req.environ.get(MOMENT) or mock.moment()  # the replay layer read it for its key
         reply = mock.cors.preflight(req) if req.method == "OPTIONS" else None
         if reply is None:
-            ctx = Context(mock, req, moment)
+            ctx = Context(mock, req, moment, Mode.MOCK if mock.proxy is None else Mode.PROXY)
             reply = run(ctx)
     except HTTPException as error:  # werkzeug's, e.g. a body it cannot read
         reply = http_error_reply(mock, req, error)

@@ -24,7 +24,7 @@ from mockserver.contract import replies
 from mockserver.model import faults
 from mockserver.model.auth import AuthOutcome, authenticate
 from mockserver.model.scenarios import rate_limit_rpm
-from mockserver.pipeline.check import check_output, conclude
+from mockserver.pipeline.check import check_output
 from mockserver.produce import prefer
 from mockserver.produce.dispatch import produce
 from mockserver.produce.negotiation import inverted_window_refusal, preference_problem, requested_error, servable_errors
@@ -46,7 +46,7 @@ def latency(ctx: Context) -> Response | None:
 
 def route(ctx: Context) -> Response | None:
     """The operation the request names; a path or method outside the contract ends here (mock mode)."""
-    match = ctx.runtime.index.match(ctx.request.method, ctx.request.path)
+    match = ctx.moment.runtime.index.match(ctx.request.method, ctx.request.path)
     ctx.operation, ctx.allowed = match.operation, tuple(sorted(match.allowed))
     ctx.usage = match.operation is not None and match.operation.is_usage
     if match.operation is not None:
@@ -63,7 +63,7 @@ def validate_request(ctx: Context) -> Response | None:
     """openapi-core's verdict on the request (cached), phrased as the reference phrases its 422s."""
     if ctx.operation is None:
         return None
-    ctx.verdict = ctx.runtime.validator.check_request(ctx.request, ctx.operation)
+    ctx.verdict = ctx.moment.runtime.validator.check_request(ctx.request, ctx.operation)
     if ctx.verdict.errors:
         ctx.request_outcome, ctx.problems = RequestOutcome.INVALID, summarize_errors(ctx.verdict.errors)
     else:
@@ -120,7 +120,7 @@ def refuse_invalid(ctx: Context) -> Response | None:
         return replies.validation_error(verdict.errors)
     if ctx.usage:
         today, values = ctx.moment.today, verdict.values
-        window = rules.asked_window(today, values.get("start_date"), values.get("end_date"))
+        window = rules.effective_window(today, values.get("start_date"), values.get("end_date"))
         if window is None:
             return inverted_window_refusal(ctx)
         ctx.window = (today, *window)  # the producer serves this window: read once per request
@@ -163,6 +163,24 @@ def inject_faults(ctx: Context) -> Response | None:
         ctx.fault, ctx.response_outcome = "error-rate", ResponseOutcome.FAULT
         return faults.error_response(settings.error_status)
     return None
+
+
+def conclude(ctx: Context) -> Response:
+    """What a served reply says of the request's preferences, and the call live usage counts."""
+    reply, preferences = ctx.reply, ctx.preferences
+    assert reply is not None
+    if ctx.mock.live is not None and 200 <= reply.status_code < 300 and ctx.org is not None:
+        ctx.mock.live.count_call(ctx.org, ctx.moment.today)
+    if preferences is not None:
+        canned = reply.status_code != 200 or preferences.example is not None  # a documented reply as written
+        if not ctx.usage:
+            ignored = frozenset({"scenario"})  # scenarios shape usage bodies only
+        elif canned:
+            ignored = frozenset({"scenario", "dynamic"})
+        else:
+            ignored = frozenset()
+        reply.headers["Preference-Applied"] = preferences.applied(ignored)
+    return reply
 
 
 STAGES: tuple[Stage, ...] = (latency, route, validate_request, authenticate_request, choose_scenario, refuse_invalid,

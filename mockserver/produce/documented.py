@@ -26,7 +26,7 @@ from mockserver.state import ContractRuntime
 
 
 def serve_documented(ctx: Context, operation: Operation) -> Response:
-    runtime, preferences = ctx.runtime, ctx.preferences
+    runtime, preferences = ctx.moment.runtime, ctx.preferences
     status = chosen_status(operation, preferences) if preferences is not None else operation.success_status()
     response_spec = operation.response(status)
     media = generator.media_type(response_spec)
@@ -95,7 +95,7 @@ def _dynamic_body(ctx: Context, operation: Operation, response_spec: Mapping[str
     for _ in range(5):
         body = generator.generate(schema, dynamic=True, seed=random.getrandbits(32))
         response = render(body, code, media)
-        if not ctx.runtime.validator.check_response(ctx.request, response, operation):
+        if not ctx.moment.runtime.validator.check_response(ctx.request, response, operation):
             return response
     return None
 
@@ -111,7 +111,7 @@ def render(body: Any, code: int, media: str) -> Response:
 def _first_valid_body(ctx: Context, operation: Operation, status: str, response_spec: Mapping[str, Any],
                       media: str, code: int) -> Any:
     """The first documented example that validates, else a body generated from the schema."""
-    runtime = ctx.runtime
+    runtime = ctx.moment.runtime
     for name, example in generator.documented_examples(response_spec, media).items():
         if (operation.method, operation.path, status, name) in runtime.broken_examples:
             continue  # reported once when the contract loaded (mockserver.contract.examples)

@@ -47,7 +47,7 @@ def serve_usage(ctx: Context, operation: Operation) -> Response:
     scenario = ctx.scenario or DEFAULT
     extra = mock.live.extra(org, start, end) if mock.live is not None else None
     key = (scenario, org, start, end, today, tuple(sorted(extra.items())) if extra else None)
-    runtime = ctx.runtime
+    runtime = ctx.moment.runtime
     cached = runtime.responses.get(key)
     if cached is None:
         body = SCENARIOS[scenario].report(mock.ledger, org, start, end, today, extra).as_body()
@@ -75,7 +75,7 @@ def _serve_usage_status(ctx: Context, operation: Operation, status: str) -> Resp
         documented = generator.documented_examples(response_spec, media)
         if preferences.example not in documented:
             raise unknown_example(operation, status, documented, hint=True)
-        refuse_broken_example(ctx.runtime, operation, status, preferences.example, documented)
+        refuse_broken_example(ctx.moment.runtime, operation, status, preferences.example, documented)
         return render(documented[preferences.example], int(status), media)
     return serve_documented(ctx, operation)
 

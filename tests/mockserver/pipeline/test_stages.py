@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from mockserver.app import create_app
-from mockserver.context import Context
+from mockserver.context import Context, Mode
 from mockserver.contract.replies import SelfCheckError
 from mockserver.model.faults import FaultSettings
 from mockserver.pipeline import stages
@@ -40,7 +40,7 @@ def context(app: Flask) -> Iterator[Any]:
         open_contexts.append(request_context)
         from flask import request
 
-        return Context(state(), request._get_current_object())  # type: ignore[attr-defined]
+        return Context(state(), request._get_current_object(), state().moment(), Mode.MOCK)  # type: ignore[attr-defined]
 
     yield make
     for request_context in reversed(open_contexts):
