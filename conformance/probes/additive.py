@@ -13,7 +13,7 @@ from typing import Any
 
 from conformance.probes.dates import _DAY, SETTLED, Calendar, Span, _iso, asked_window
 from conformance.probes.protocol import ProbeSession
-from crosmos_contract.rules import check_window_additive
+from crosmos_contract.consistency import check_window_additive
 
 
 def additive_triples(cal: Calendar) -> tuple[tuple[Span, Span], ...]:

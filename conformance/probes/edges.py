@@ -12,8 +12,8 @@ from datetime import date
 from conformance.probes.dates import _DAY, EPOCH, FIRST_DAY, LAST_DAY, Calendar, Span, _iso, asked_window
 from conformance.probes.protocol import ProbeSession
 from conformance.probes.windows import _nested_pairs_monotonic
+from crosmos_contract.consistency import check_window_additive
 from crosmos_contract.exchange import Exchange
-from crosmos_contract.rules import check_window_additive
 
 
 def edge_date_values(cal: Calendar) -> tuple[tuple[str, date], ...]:

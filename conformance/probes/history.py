@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from conformance.probes.additive import _used_any
 from conformance.probes.dates import _DAY, EPOCH, SETTLED, Calendar, _iso, asked_window
 from conformance.probes.protocol import ProbeSession
-from crosmos_contract.rules import check_window_additive, check_window_monotonic
+from crosmos_contract.consistency import check_window_additive, check_window_monotonic
 
 HISTORY_SAMPLES = 6  # seeded days across the org's history, each asked alone and beside the next day
 HISTORY_STEPS = 24  # bisection steps at most: 2**24 days is longer than the calendar

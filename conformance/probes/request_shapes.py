@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from conformance.probes.dates import Calendar, _iso
 from conformance.probes.protocol import ProbeSession
-from crosmos_contract.rules import check_head_mirrors_get
+from crosmos_contract.consistency import check_head_mirrors_get
 
 BAD_DATES: tuple[tuple[str, str], ...] = (
     ("start_date", "not-a-date"),

@@ -13,14 +13,14 @@ from datetime import timedelta
 
 from conformance.probes.dates import LAST_DAY, Calendar, Span, _iso, asked_window
 from conformance.probes.protocol import ProbeSession
-from crosmos_contract.exchange import Exchange
-from crosmos_contract.rules import (
+from crosmos_contract.consistency import (
     check_explicit_default,
     check_future_window_unused,
     check_stable_between,
     check_window_independent,
     check_window_monotonic,
 )
+from crosmos_contract.exchange import Exchange
 
 
 def defaults(session: ProbeSession) -> None:

@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
+from crosmos_contract.consistency import check_head_mirrors_get
 from crosmos_contract.exchange import derived_from, redact_authorization
 from crosmos_contract.judge import judge
-from crosmos_contract.rules import check_head_mirrors_get
 from tests.crosmos_contract.test_judge import SETTINGS, TOKEN, exchange, usage
 
 

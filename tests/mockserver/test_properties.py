@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
-from crosmos_contract import default_contract_path, rules
+from crosmos_contract import consistency, default_contract_path, rules
 from mockserver.app import create_app
 from mockserver.model.scenarios import SCENARIOS
 
@@ -98,8 +98,8 @@ def test_a_wider_window_never_uses_less(seed: int, token: str, outer_start: date
     narrow_reply, wide_reply = _get(app, token, inner_start, inner_end), _get(app, token, outer_start, outer_end)
     assert narrow_reply.status_code == wide_reply.status_code == 200  # two valid windows: two usage bodies
     narrow, wide = narrow_reply.get_json(), wide_reply.get_json()
-    assert rules.check_window_monotonic(narrow, wide) == []
-    assert rules.check_window_independent(narrow, wide) == []
+    assert consistency.check_window_monotonic(narrow, wide) == []
+    assert consistency.check_window_independent(narrow, wide) == []
 
 
 @given(token=tokens, start=optional_days, end=optional_days)
@@ -140,7 +140,7 @@ def test_adjacent_past_windows_add_up_in_every_scenario(seed: int, token: str, s
     left = _scenario_get(app, token, scenario, start, middle)
     right = _scenario_get(app, token, scenario, middle + timedelta(days=1), end)
     whole = _scenario_get(app, token, scenario, start, end)
-    assert rules.check_window_additive(left, right, whole) == []
+    assert consistency.check_window_additive(left, right, whole) == []
 
 
 @settings(max_examples=100, deadline=None)
@@ -153,4 +153,4 @@ def test_future_windows_use_nothing_in_every_scenario(seed: int, token: str, sce
     """CONSIST-007: a window starting after today has no usage yet."""
     end = min(start + timedelta(days=min(length, (date(9999, 12, 31) - start).days)), date(9999, 12, 31))
     body = _scenario_get(APPS[seed], token, scenario, start, end)
-    assert rules.check_future_window_unused(body) == []
+    assert consistency.check_future_window_unused(body) == []

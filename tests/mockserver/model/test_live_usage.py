@@ -11,7 +11,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from crosmos_contract import rules
+from crosmos_contract import consistency, rules
 from mockserver.cli import main
 from mockserver.model.live_usage import parse_live_usage
 from mockserver.serving.launch import running_mock
@@ -45,7 +45,7 @@ def test_every_call_counts_one_query_for_its_org_across_workers(base_url: str) -
     bodies = [_usage(base_url) for _ in range(10)]
     assert [b["queries"]["used"] - first["queries"]["used"] for b in bodies] == list(range(1, 11))
     for before, after in zip([first, *bodies], bodies, strict=False):
-        assert rules.check_stable_between(before, after) == []  # CONSIST-001/002: only used grows
+        assert consistency.check_stable_between(before, after) == []  # CONSIST-001/002: only used grows
     assert bodies[-1]["queries"]["remaining"] == rules.remaining_for(bodies[-1]["queries"]["limit"],
                                                                      bodies[-1]["queries"]["used"])
     assert bodies[-1]["tokens"] == first["tokens"]  # only the counted metric moves
@@ -63,9 +63,9 @@ def test_usage_added_today_stays_out_of_windows_that_end_before_today(base_url: 
     after = _usage(base_url, query=window)
     assert after == before
     wide = _usage(base_url, query=f"?start_date={(today - timedelta(days=40)).isoformat()}")
-    assert rules.check_window_monotonic(after, wide) == []  # CONSIST-003, today's calls included
+    assert consistency.check_window_monotonic(after, wide) == []  # CONSIST-003, today's calls included
     narrow = _usage(base_url, query=f"?start_date={today.isoformat()}")
-    assert rules.check_window_monotonic(narrow, _usage(base_url)) == []
+    assert consistency.check_window_monotonic(narrow, _usage(base_url)) == []
 
 
 def test_usage_can_be_pushed_through_the_control_api(base_url: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from crosmos_contract import rules
+from crosmos_contract import consistency, rules
 from mockserver.serving.launch import running_mock
 from mockserver.serving.server import READY_LINE, STOP_GRACE_S
 
@@ -45,7 +45,7 @@ def test_serves_a_valid_coherent_usage_body_over_http(base_url: str) -> None:
     for response, start in ((first, None), (second, datetime(2024, 2, 29).date())):
         body = response.json()
         assert rules.check_usage_body(body, today_candidates=[server_day], start_param=start, end_param=None) == []
-    assert rules.check_window_monotonic(first.json(), second.json()) == []
+    assert consistency.check_window_monotonic(first.json(), second.json()) == []
 
 
 def test_rejects_like_the_reference_over_http(base_url: str) -> None:
