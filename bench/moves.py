@@ -1,6 +1,7 @@
 """How one uncached ``GET /api/v1/usage`` travels between the project's modules.
 
-    python -m bench.moves                 # the count, the modules, the path and its top transitions
+    python -m bench.moves                 # the count, the modules, every call into another module, the path
+                                          # and its top transitions
     python -m bench.moves --json PATH     # the same, also written as JSON
 
 A *move* is a change of the current project module while the request runs: the sequence of
@@ -84,6 +85,7 @@ class Moves:
 
     sequence: list[str] = field(default_factory=list)
     calls: int = 0  # project calls into a module other than the current one (each move there, not back)
+    call_sites: list[tuple[str, str, str]] = field(default_factory=list)  # each such call: from, to, function
 
     @property
     def count(self) -> int:
@@ -101,6 +103,7 @@ class Moves:
     def report(self) -> dict[str, Any]:
         return {"moves": self.count, "cross_module_calls": self.calls, "distinct_modules": len(self.modules),
                 "modules": self.modules,
+                "calls": [{"from": a, "to": b, "function": f} for a, b, f in self.call_sites],
                 "sequence": self.sequence,
                 "transitions": [{"from": a, "to": b, "count": n} for (a, b), n in self.transitions.most_common()]}
 
@@ -148,6 +151,7 @@ def count_moves(call: Callable[[], Any], project: ProjectModules) -> tuple[Any, 
         frame.f_trace_lines = False  # 'return' events only, no per-line ones
         if sequence and sequence[-1] != module:
             moves.calls += 1
+            moves.call_sites.append((sequence[-1], module, frame.f_code.co_name))
         enter(module)
         return local
 
@@ -213,6 +217,8 @@ def render(result: RequestMoves, top: int = 15) -> str:
              f"of which calls into another module: {moves.calls} (the rest are returns, or a generator suspended)",
              f"distinct modules: {len(moves.modules)}",
              "modules, in the order first touched:", *(f"  {m}" for m in moves.modules),
+             "calls into another module, in order (caller → callee.function):",
+             *(f"  {i:3d}  {a}{ARROW}{b}.{f}" for i, (a, b, f) in enumerate(moves.call_sites, 1)),
              "module sequence (consecutive duplicates folded):"]
     lines += [f"  {i:3d}  {m}" for i, m in enumerate(moves.sequence)]
     lines.append(f"top transitions ({min(top, len(transitions))} of {len(transitions)} distinct; "
