@@ -5,7 +5,7 @@ from :mod:`mockserver.contract.compiled` wherever it covers the operation's shap
 the rest, and words every finding a user reads (a request or body the compiled checks find wanting
 is judged again by it). A request's verdict depends only on the method, path, query string and the
 Authorization header's shape (for operations without header/cookie parameters or bodies), so
-verdicts are also cached in a bounded LRU keyed on exactly those; body checks are cached by the
+verdicts are also cached (a bounded cache) keyed on exactly those; body checks are cached by the
 body's bytes: a body that validated once is valid again.
 """
 

@@ -81,7 +81,7 @@ def unknown_root() -> Response:
 def refuse_in_proxy_mode(what: str) -> None:
     """In proxy mode the upstream answers: a setting that would never apply is refused, not stored."""
     if state().proxy is not None:
-        raise ControlError("proxy-mode", "Not in proxy mode", 409,
+        raise ControlError("proxy-mode", "Not available in proxy mode", 409,
                            f"the mock forwards to an upstream, which answers with its own data: {what} would not apply")
 
 
