@@ -226,8 +226,11 @@ def _target(base_url: str | None, seed: int | None, err: Console) -> Iterator[tu
         return
     from mockserver.serving.launch import running_mock
 
-    err.print("No --base-url: starting the embedded mock to certify it.", highlight=False)
-    with running_mock(seed=seed or 0, extra_args=["--token", MOCK_TOKEN]) as url:  # its token only, as a server
+    err.print("No --base-url: starting the embedded mock to certify it (scenario mixed: limited, exhausted and "
+              "unlimited metrics, so every rule gets its chance to fail).", highlight=False)
+    # its token only, as a server; the scenario with every kind of metric: the realistic default may draw an
+    # org whose every limit is -1, and then the rules on remaining and on rate limits would never be exercised
+    with running_mock(seed=seed or 0, extra_args=["--token", MOCK_TOKEN, "--scenario", "mixed"]) as url:
         yield url, "embedded mock"
 
 

@@ -137,6 +137,9 @@ def test_without_a_base_url_it_certifies_the_embedded_mock(tmp_path: Path) -> No
     report = json.loads((tmp_path / "mock.json").read_text())
     assert report["target"] == "embedded mock"
     assert report["verdict"] == "conformant"
+    # the embedded mock shows limited, exhausted and unlimited metrics: every METRIC rule had its chance to fail
+    metric = {check["id"]: check for check in report["checks"] if check["id"].startswith("METRIC-")}
+    assert len(metric) == 8 and all(c["outcome"] == "pass" and c["exercised"] > 0 for c in metric.values()), metric
 
 
 def test_list_checks_piped_into_head_exits_0() -> None:
