@@ -73,10 +73,11 @@ def failure_reply(req: Request, ctx: Context | None, error: Exception) -> Respon
     """Never a traceback on the wire: a defect in the mock is logged and named as the mock's own."""
     logging.getLogger("mockserver.app").exception("mock failure on %s %s", req.method, req.path)
     kind = "self-check-failed" if isinstance(error, SelfCheckError) else "mock-failure"
+    detail = f"{type(error).__name__}: {error}"[:500]
     if ctx is not None:
         ctx.response_outcome = ResponseOutcome.MOCK_ERROR
-    return replies.problem(kind, "The mock could not build a valid response", 500,
-                           f"{type(error).__name__}: {error}"[:500])
+        ctx.problems = [*ctx.problems, detail]  # the journal row names the defect, as the reply does
+    return replies.problem(kind, "The mock could not build a valid response", 500, detail)
 
 
 def depart(mock: MockState, req: Request, ctx: Context | None, response: Response, started: float) -> Response:
