@@ -89,5 +89,5 @@ class Context:
     response_outcome: ResponseOutcome | None = None
     problems: list[str] = field(default_factory=list)
     usage: bool = False  # the request is the usage operation (set by ``route``)
-    window: tuple[date, date, date] | None = None  # a usage request's today, start and end, once read
+    window: tuple[date, date] | None = None  # a usage request's start and end, defaults applied, once read
     fault: str | None = None

@@ -56,6 +56,7 @@ NOT_SCHEMAS = frozenset({"xml", "externalDocs", "example", "examples", "default"
                          "deprecated", "readOnly", "writeOnly", "title", "description"})
 """Keywords whose values are data or annotations, not subschemas: a ``format`` key inside is no format."""
 UNPARSED: Any = object()
+_UNDECIDED: Any = object()  # a status and media type whose check is not worked out yet
 PARAM_KINDS = frozenset({"date", "date-time"})
 """Query parameter kinds whose 422 detail is pydantic's alone: openapi-core's verdict on them never
 reaches the reply (``ContractValidator._judge`` drops it when pydantic parsed or phrased the value)."""
@@ -104,8 +105,8 @@ class CompiledOperation:
         """Whether a reply fits the document: its status documented, its media type, its JSON body
         (``parsed``: the body as ``json.loads`` read it, when the caller already did)."""
         key = (status, mimetype if mimetype in JSON_TYPES else "")  # the verdict is the same for any other type
-        check = self._checks.get(key, UNPARSED)
-        if check is UNPARSED:
+        check = self._checks.get(key, _UNDECIDED)
+        if check is _UNDECIDED:
             check = self._check(*key)
         if check is None or check is False:
             return check

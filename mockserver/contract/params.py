@@ -63,14 +63,19 @@ def parse_value(kind: str, raw: str, loc: tuple[str, str]) -> tuple[Any, list[di
     try:
         return _adapter(kind).validate_python(raw), []
     except ValidationError as exc:
-        errors = []
-        for error in exc.errors(include_url=False):
-            detail: dict[str, Any] = {"type": error["type"], "loc": list(loc), "msg": error["msg"],
-                                      "input": error["input"]}
-            if "ctx" in error:
-                detail["ctx"] = {key: str(value) for key, value in error["ctx"].items()}
-            errors.append(detail)
-        return None, errors
+        return None, fastapi_details(exc, loc)
+
+
+def fastapi_details(error: ValidationError, loc: tuple[str, str]) -> list[dict[str, Any]]:
+    """pydantic's errors on one parameter as FastAPI words them in a 422's ``detail``."""
+    details = []
+    for found in error.errors(include_url=False):
+        detail: dict[str, Any] = {"type": found["type"], "loc": list(loc), "msg": found["msg"],
+                                  "input": found["input"]}
+        if "ctx" in found:
+            detail["ctx"] = {key: str(value) for key, value in found["ctx"].items()}
+        details.append(detail)
+    return details
 
 
 def read_query(args: MultiDict[str, str],

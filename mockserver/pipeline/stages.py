@@ -119,11 +119,11 @@ def refuse_invalid(ctx: Context) -> Response | None:
     if verdict.errors:
         return replies.validation_error(verdict.errors)
     if ctx.usage:
-        today, values = ctx.moment.today, verdict.values
-        window = rules.effective_window(today, values.get("start_date"), values.get("end_date"))
+        values = verdict.values
+        window = rules.effective_window(ctx.moment.today, values.get("start_date"), values.get("end_date"))
         if window is None:
             return inverted_window_refusal(ctx)
-        ctx.window = (today, *window)  # the producer serves this window: read once per request
+        ctx.window = window  # the producer serves this window: read once per request
     return None
 
 

@@ -8,11 +8,8 @@ the producers themselves (:mod:`mockserver.produce.dispatch`).
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Response
 
-from crosmos_contract import rules
 from mockserver.context import Context, RequestOutcome, ResponseOutcome
 from mockserver.contract import replies
 from mockserver.contract.operations import Operation
@@ -32,12 +29,6 @@ def preference_problem(ctx: Context, exc: PreferenceError) -> Response:
     ctx.response_outcome = ResponseOutcome.MOCK_ERROR
     ctx.problems = [*ctx.problems, exc.detail]
     return replies.problem(exc.kind, exc.title, 400, exc.detail, valid=exc.valid)
-
-
-def usage_period(today: date, ctx: Context) -> tuple[date, date]:
-    """The window a usage request asks for, its missing ends defaulted (PERIOD-001/002)."""
-    values = ctx.verdict.values
-    return rules.default_period(today, values.get("start_date"), values.get("end_date"))
 
 
 def inverted_window_refusal(ctx: Context) -> Response:

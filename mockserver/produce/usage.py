@@ -25,17 +25,13 @@ from mockserver.produce.documented import (
     serve_documented,
     unknown_example,
 )
-from mockserver.produce.negotiation import usage_period
 from mockserver.produce.prefer import SCENARIO_HEADER
 
 
 def serve_usage(ctx: Context, operation: Operation) -> Response:
     mock, preferences = ctx.mock, ctx.preferences
-    if ctx.window is not None:
-        today, start, end = ctx.window
-    else:
-        today = ctx.moment.today
-        start, end = usage_period(today, ctx)
+    assert ctx.window is not None  # refuse_invalid read it, or refused the request
+    today, (start, end) = ctx.moment.today, ctx.window
     org = ctx.credential.org_key
     keep = True
     if preferences is not None:

@@ -614,14 +614,7 @@ def _pydantic_reading(raw: str, loc: tuple[str, str]) -> tuple[Any, list[dict[st
     try:
         return PYDANTIC_DATE.validate_python(raw), []
     except ValidationError as exc:
-        details: list[dict[str, Any]] = []
-        for error in exc.errors(include_url=False):
-            detail: dict[str, Any] = {"type": error["type"], "loc": list(loc), "msg": error["msg"],
-                                      "input": error["input"]}
-            if "ctx" in error:
-                detail["ctx"] = {key: str(value) for key, value in error["ctx"].items()}
-            details.append(detail)
-        return None, details
+        return None, params.fastapi_details(exc, loc)
 
 
 def _assert_read_as_pydantic_reads(raw: str) -> None:
